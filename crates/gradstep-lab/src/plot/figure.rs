@@ -1,0 +1,83 @@
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+/// Why a figure could not be drawn or saved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// plotters failed while drawing (an empty range, a backend error).
+    #[error("drawing failed: {0}")]
+    Draw(String),
+    /// The data cannot be plotted, e.g. it is empty or not finite.
+    #[error("cannot plot: {0}")]
+    Data(&'static str),
+    /// Writing the SVG file failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file that could not be written.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl<E: std::error::Error + Send + Sync> From<plotters::drawing::DrawingAreaErrorKind<E>> for PlotError {
+    fn from(e: plotters::drawing::DrawingAreaErrorKind<E>) -> Self {
+        PlotError::Draw(e.to_string())
+    }
+}
+
+/// A finished chart, held as an SVG document.
+///
+/// In a notebook, [`Figure::show`] (or a cell that ends with the figure) displays it inline;
+/// elsewhere, [`Figure::save`] writes it to a file and [`Figure::svg`] hands out the markup.
+#[derive(Clone, PartialEq)]
+pub struct Figure {
+    svg: String,
+}
+
+impl Figure {
+    /// Wraps SVG markup produced by a plotting function.
+    pub(crate) fn from_svg(svg: String) -> Self {
+        Self { svg }
+    }
+
+    /// The SVG document.
+    pub fn svg(&self) -> &str {
+        &self.svg
+    }
+
+    /// Writes the SVG document to `path`.
+    ///
+    /// # Errors
+    /// [`PlotError::Io`] if the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        let path = path.as_ref();
+        std::fs::write(path, &self.svg)
+            .map_err(|source| PlotError::Io { path: path.display().to_string(), source })
+    }
+
+    /// Shows the figure inline when running in the evcxr Jupyter kernel; does nothing
+    /// elsewhere (use [`Figure::save`] there).
+    pub fn show(&self) {
+        if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+            self.evcxr_display();
+        }
+    }
+
+    /// The evcxr display hook: one `image/svg+xml` block on standard output, written at once
+    /// so that output of other threads cannot interleave with it.
+    pub fn evcxr_display(&self) {
+        let block = format!("EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT\n", self.svg);
+        let mut out = std::io::stdout().lock();
+        // A closed stdout leaves nothing to show the figure on, so the error is dropped.
+        let _ = out.write_all(block.as_bytes()).and_then(|()| out.flush());
+    }
+}
+
+impl fmt::Debug for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Figure({} bytes of SVG)", self.svg.len())
+    }
+}

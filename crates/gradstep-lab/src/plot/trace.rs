@@ -1,0 +1,59 @@
+use plotters::prelude::*;
+
+use super::{Figure, PlotError, Style};
+use crate::objectives::Objective1d;
+
+/// The source's `show_trace`: f drawn on [−n, n] with n = max |xₜ|, and the iterates of a
+/// 1-D run on top as orange dots joined by a line.
+///
+/// # Errors
+/// [`PlotError::Data`] for an empty or non-finite path.
+///
+/// # Example
+/// ```
+/// use gradstep_lab::{objectives::Square, plot::trace_1d, runner::run_1d_with};
+///
+/// let path = run_1d_with(10.0, 10, |x| x - 0.2 * 2.0 * x);
+/// let fig = trace_1d(&Square, &path)?;
+/// assert!(fig.svg().starts_with("<svg"));
+/// # Ok::<(), gradstep_lab::PlotError>(())
+/// ```
+pub fn trace_1d(f: &impl Objective1d, path: &[f64]) -> Result<Figure, PlotError> {
+    if path.is_empty() || path.iter().any(|x| !x.is_finite()) {
+        return Err(PlotError::Data("a 1-D path must be non-empty and finite"));
+    }
+    let n = path.iter().fold(0.0_f64, |m, x| m.max(x.abs())).max(1e-3);
+    let curve: Vec<(f64, f64)> =
+        (0..=400).map(|i| -n + 2.0 * n * f64::from(i) / 400.0).map(|x| (x, f.value(x))).collect();
+    let dots: Vec<(f64, f64)> = path.iter().map(|&x| (x, f.value(x))).collect();
+    let (lo, hi) = curve
+        .iter()
+        .chain(&dots)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| (lo.min(y), hi.max(y)));
+    let pad = 0.05 * (hi - lo).max(1e-9);
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, Style::size(3.5, 2.5)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(-n * 1.05..n * 1.05, lo - pad..hi + pad)?;
+        chart
+            .configure_mesh()
+            .light_line_style(Style::GRID.mix(0.0))
+            .bold_line_style(Style::GRID)
+            .x_desc("x")
+            .y_desc("f(x)")
+            .label_style((Style::FONT, Style::TICK_FONT))
+            .axis_desc_style((Style::FONT, Style::LABEL_FONT))
+            .draw()?;
+        chart.draw_series(LineSeries::new(curve, Style::color(0).stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(dots.clone(), Style::color(1).stroke_width(2)))?;
+        chart.draw_series(dots.into_iter().map(|p| Circle::new(p, 3, Style::color(1).filled())))?;
+        root.present()?;
+    }
+    Ok(Figure::from_svg(svg))
+}

@@ -1,0 +1,74 @@
+//! The one error type of the crate.
+
+/// Everything that can go wrong when building or stepping an optimizer or a schedule.
+///
+/// Each variant names the offending value and the rule it broke, so that a message such as
+/// ``invalid hyperparameter `lr` = -0.1: must be >= 0`` can be acted on without reading code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A hyperparameter is outside its valid range.
+    #[error("invalid hyperparameter `{name}` = {value}: {rule}")]
+    Hyperparameter {
+        /// The hyperparameter's name, as in the config struct (PyTorch's keyword).
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// The rule it broke, e.g. "must be in [0, 1)".
+        rule: &'static str,
+    },
+    /// Two buffers that must have the same length do not.
+    #[error("length mismatch: {what} has {got} elements, expected {expected}")]
+    LengthMismatch {
+        /// Which buffer is the wrong length.
+        what: &'static str,
+        /// The length it should have.
+        expected: usize,
+        /// The length it has.
+        got: usize,
+    },
+    /// A gradient entry is NaN or infinite.
+    #[error("non-finite gradient {value} at index {index}")]
+    NonFiniteGradient {
+        /// Position of the first non-finite entry.
+        index: usize,
+        /// The entry itself.
+        value: f64,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that `value` lies in `[lo, hi)`; the shared rule behind β₁, β₂, ρ, α, momentum.
+pub(crate) fn check_unit_interval(name: &'static str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::Hyperparameter { name, value, rule: "must be in [0, 1)" })
+    }
+}
+
+/// Checks that `value` is finite and `>= 0`; the rule behind learning rates and weight decay.
+pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Hyperparameter { name, value, rule: "must be finite and >= 0" })
+    }
+}
+
+/// Checks that `value` is finite and `> 0`; the rule behind eps.
+#[allow(dead_code)] // used by the adaptive methods
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Hyperparameter { name, value, rule: "must be finite and > 0" })
+    }
+}
+
+/// Checks that two buffers have the same length.
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
+    if expected == got { Ok(()) } else { Err(Error::LengthMismatch { what, expected, got }) }
+}

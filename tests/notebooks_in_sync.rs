@@ -1,0 +1,1 @@
+//! The committed notebooks are exactly what the generator makes from the chapters.
