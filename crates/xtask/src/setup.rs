@@ -1,0 +1,106 @@
+//! Installing what the project needs, skipping what is already there at the pinned version.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use xtask::root;
+
+use crate::tasks::{run, step};
+
+/// The pinned tools: crate, version, and why the project needs it.
+pub const TOOLS: &[(&str, &str, &str)] = &[
+    ("mdbook", "0.5.4", "builds, tests and serves the book"),
+    ("mdbook-katex", "0.10.0", "renders the book's math at build time"),
+    ("evcxr_jupyter", "0.22.0", "the Rust kernel the notebooks run in"),
+];
+
+/// Everything: the pinned tools, the Python client, the kernel.
+pub fn setup() -> Result<()> {
+    tools()?;
+    python()?;
+    kernel()?;
+    Ok(())
+}
+
+/// Installs each pinned tool unless `cargo install --list` shows it at that version.
+pub fn tools() -> Result<()> {
+    let listed =
+        Command::new("cargo").args(["install", "--list"]).output().context("running cargo install --list")?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for (i, (name, version, why)) in TOOLS.iter().enumerate() {
+        let have = listed.lines().any(|l| l.starts_with(&format!("{name} v{version}:")));
+        let progress = format!("[{}/{}] {name} {version} ({why})", i + 1, TOOLS.len());
+        if have {
+            step(&format!("{progress}: already installed"));
+            continue;
+        }
+        step(&format!("{progress}: installing with cargo (a few minutes on a fresh machine)"));
+        run(Command::new("cargo").args(["install", "--locked", name, "--version", version]))?;
+    }
+    Ok(())
+}
+
+/// The project's virtual environment.
+pub fn venv() -> PathBuf {
+    root().join(".venv")
+}
+
+/// The virtual environment's Python.
+pub fn python_bin() -> PathBuf {
+    venv().join("bin/python")
+}
+
+/// Creates `.venv` and installs `requirements.txt` into it, unless it already holds exactly
+/// that file's pins.
+pub fn python() -> Result<()> {
+    install_requirements("requirements.txt", "the Jupyter client that runs the notebooks")
+}
+
+/// Installs a requirements file of the repository into `.venv`, once per content.
+pub fn install_requirements(file: &str, why: &str) -> Result<()> {
+    let wanted = std::fs::read_to_string(root().join(file)).with_context(|| format!("reading {file}"))?;
+    if !python_bin().exists() {
+        step(&format!("creating the Python environment .venv ({why})"));
+        let python = ["python3", "python"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()))
+            .context("no python3 on PATH: install Python 3.9 or newer")?;
+        run(Command::new(python).args(["-m", "venv"]).arg(venv()))?;
+    }
+    let stamp = venv().join(format!(".installed-{file}"));
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        step(&format!("{file}: already installed in .venv"));
+        return Ok(());
+    }
+    step(&format!("installing {file} into .venv ({why})"));
+    run(Command::new(python_bin())
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r"])
+        .arg(root().join(file)))?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(())
+}
+
+/// Registers the evcxr kernel inside `.venv` (not in the user's home), where the environment's
+/// Jupyter finds it.
+pub fn kernel() -> Result<()> {
+    let spec = venv().join("share/jupyter/kernels/rust/kernel.json");
+    let evcxr = which("evcxr_jupyter").context("evcxr_jupyter is not on PATH; run `cargo xtask setup`")?;
+    if std::fs::read_to_string(&spec).is_ok_and(|s| s.contains(&*evcxr.to_string_lossy())) {
+        step("Rust kernel: already registered in .venv");
+        return Ok(());
+    }
+    step("registering the Rust kernel (evcxr) in .venv");
+    // evcxr_jupyter writes the kernel spec under $XDG_DATA_HOME/jupyter/kernels.
+    run(Command::new(&evcxr).arg("--install").env("XDG_DATA_HOME", venv().join("share")))?;
+    if !spec.exists() {
+        bail!("evcxr_jupyter --install did not write {}", spec.display());
+    }
+    Ok(())
+}
+
+/// The full path of a program on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file())
+}

@@ -1,0 +1,310 @@
+//! The tasks behind `cargo xtask`.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use xtask::{chapter_names, notebook, outputs, root};
+
+use crate::setup;
+
+/// Prints a progress line.
+pub fn step(msg: &str) {
+    eprintln!("==> {msg}");
+}
+
+/// Runs a command from the repository root, echoing it; a non-zero exit is an error.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("    $ {shown}");
+    let status = cmd.status().with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// The cargo target folder.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Where executed notebooks go; the book's `outputs` preprocessor reads them from here.
+fn executed_dir() -> PathBuf {
+    root().join("target/notebooks")
+}
+
+/// The notebooks generated from the chapters, with the file each belongs in.
+pub fn generated_notebooks() -> Result<Vec<(PathBuf, String)>> {
+    let root = root();
+    let deps = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    let chapters = chapter_names()?;
+    chapters
+        .iter()
+        .map(|name| {
+            let md = std::fs::read_to_string(root.join(format!("book/{name}.md")))
+                .with_context(|| format!("reading book/{name}.md"))?;
+            let nb = notebook::generate(name, &md, &deps, &chapters);
+            Ok((root.join(format!("notebooks/{name}.ipynb")), notebook::to_string(&nb)))
+        })
+        .collect()
+}
+
+/// `cargo xtask notebooks`: writes every chapter's notebook.
+pub fn write_notebooks() -> Result<()> {
+    for (path, text) in generated_notebooks()? {
+        let changed = std::fs::read_to_string(&path).map_or(true, |old| old != text);
+        if changed {
+            std::fs::write(&path, text)?;
+            step(&format!("wrote {}", path.strip_prefix(root()).unwrap_or(&path).display()));
+        }
+    }
+    Ok(())
+}
+
+/// A fingerprint of everything a notebook's outputs depend on: the notebook itself, the
+/// crates it loads, the lock file and the kernel settings.
+fn fingerprint(notebook: &Path) -> Result<u64> {
+    let root = root();
+    let mut files = vec![notebook.to_path_buf(), root.join("Cargo.lock"), root.join("notebooks/evcxr.toml")];
+    let mut stack = vec![root.join("crates/gradstep"), root.join("crates/gradstep-lab")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut h = DefaultHasher::new();
+    for f in files {
+        f.hash(&mut h);
+        std::fs::read(&f).unwrap_or_default().hash(&mut h);
+    }
+    Ok(h.finish())
+}
+
+/// `cargo xtask execute [NAME…]`: runs the notebooks through Jupyter and checks them. With
+/// `cached`, a notebook whose fingerprint matches its last successful run is skipped.
+pub fn execute(names: &[String], cached: bool) -> Result<()> {
+    setup::python()?;
+    setup::kernel()?;
+    let names = if names.is_empty() { chapter_names()? } else { names.to_vec() };
+    let out = executed_dir();
+    std::fs::create_dir_all(&out)?;
+    let mut todo = Vec::new();
+    for name in &names {
+        let nb = root().join(format!("notebooks/{name}.ipynb"));
+        if !nb.exists() {
+            bail!("no notebook {}; run `cargo xtask notebooks`", nb.display());
+        }
+        let stamp = out.join(format!("{name}.fingerprint"));
+        let print = fingerprint(&nb)?.to_string();
+        if cached && std::fs::read_to_string(&stamp).is_ok_and(|s| s == print) {
+            step(&format!("notebook {name}: unchanged since its last run, outputs reused"));
+        } else {
+            let _ = std::fs::remove_file(&stamp);
+            todo.push((nb, stamp, print));
+        }
+    }
+    if todo.is_empty() {
+        return Ok(());
+    }
+    step(&format!(
+        "executing {} notebook(s) with the evcxr kernel (the first compiles the crates)",
+        todo.len()
+    ));
+    let mut cmd = Command::new(setup::python_bin());
+    cmd.arg(root().join("crates/xtask/python/execute_notebooks.py"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--timeout", "1800"]);
+    cmd.args(todo.iter().map(|(nb, _, _)| nb));
+    run(&mut cmd)?;
+    for (_, stamp, print) in todo {
+        std::fs::write(stamp, print)?;
+    }
+    Ok(())
+}
+
+/// Builds the crates the chapters use, with the `chapters` profile, and gathers exactly the
+/// artifacts of that build into a fresh folder for `mdbook test -L`. A folder with one build of
+/// each crate avoids rustdoc's "multiple candidates" error (E0464) that a shared `deps/`
+/// folder gives after builds with other features.
+pub fn chapter_deps() -> Result<PathBuf> {
+    step("building the crates the chapters use (profile `chapters`)");
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "build",
+        "-p",
+        "gradstep-lab",
+        "--profile",
+        "chapters",
+        "--message-format=json-render-diagnostics",
+    ])
+    .current_dir(root())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().context("starting cargo build")?;
+    let mut stdout = String::new();
+    child.stdout.take().context("cargo's stdout")?.read_to_string(&mut stdout)?;
+    if !child.wait()?.success() {
+        bail!("building the chapters' crates failed");
+    }
+    let dir = target_dir().join("chapter-deps");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    for line in stdout.lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        for file in msg["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+            let file = Path::new(file);
+            if file.extension().is_some_and(|e| e == "rlib" || e == "so") {
+                let dest = dir.join(file.file_name().context("artifact without a name")?);
+                std::fs::hard_link(file, &dest).or_else(|_| std::fs::copy(file, &dest).map(drop))?;
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// `cargo xtask book-test`: `mdbook test` against the chapters' own build of the crates.
+///
+/// mdbook keeps rustdoc's report to itself unless a block fails, so rustdoc is reached through
+/// a small shim that copies the report to a log, which is printed afterwards: every block shows
+/// up as a test. The shim runs the rustdoc of cargo's own toolchain, which must match the one
+/// that built the crates.
+pub fn book_test() -> Result<()> {
+    setup::tools()?;
+    let deps = chapter_deps()?;
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let rustdoc = PathBuf::from(String::from_utf8(sysroot.stdout)?.trim()).join("bin/rustdoc");
+    let shim_dir = target_dir().join("rustdoc-shim");
+    std::fs::create_dir_all(&shim_dir)?;
+    let log = target_dir().join("mdbook-test.log");
+    std::fs::write(&log, "")?;
+    let shim = shim_dir.join("rustdoc");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/usr/bin/env bash\nset -o pipefail\n'{}' \"$@\" 2>&1 | tee -a '{}'\n",
+            rustdoc.display(),
+            log.display()
+        ),
+    )?;
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let path = std::env::join_paths(
+        std::iter::once(shim_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
+    step("testing every Rust block of the book (mdbook test)");
+    let result = run(Command::new("mdbook").arg("test").arg("-L").arg(deps).env("PATH", path));
+    eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+    result
+}
+
+/// `cargo xtask build`: the book in target/book, with the notebooks' outputs.
+pub fn build() -> Result<()> {
+    setup::setup()?;
+    execute(&[], true)?;
+    step("building the book");
+    run(Command::new("mdbook").arg("build"))?;
+    step(&format!("the book is in {}", root().join("target/book/index.html").display()));
+    Ok(())
+}
+
+/// `cargo xtask serve [--port N]`: builds the book and serves it, rebuilding on changes.
+pub fn serve(args: &[String]) -> Result<()> {
+    let port = match args {
+        [] => "3000".to_string(),
+        [flag, port] if flag == "--port" => port.clone(),
+        _ => bail!("usage: cargo xtask serve [--port N]"),
+    };
+    setup::setup()?;
+    execute(&[], true)?;
+    step(&format!("serving the book at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
+    run(Command::new("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
+}
+
+/// `cargo xtask jupyter`: JupyterLab on the notebooks folder, with the Rust kernel.
+pub fn jupyter() -> Result<()> {
+    setup::setup()?;
+    setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
+    step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
+    run(Command::new(setup::venv().join("bin/jupyter"))
+        .args(["lab", "--notebook-dir"])
+        .arg(root().join("notebooks")))
+}
+
+/// `cargo xtask mdbook-outputs`: the preprocessor protocol (see [`xtask::outputs`]).
+pub fn mdbook_outputs(args: &[String]) -> Result<()> {
+    if let [supports, renderer] = args
+        && supports == "supports"
+    {
+        std::process::exit(if renderer == "html" { 0 } else { 1 });
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    print!("{}", outputs::preprocess(&input, &executed_dir())?);
+    Ok(())
+}
+
+/// A named check of `cargo xtask test`.
+type Check = (&'static str, fn() -> Result<()>);
+
+/// `cargo xtask test`: every check of the project, in the order a failure is cheapest to see.
+/// All checks run even when one fails; the summary says which failed.
+pub fn test() -> Result<()> {
+    let start = Instant::now();
+    setup::setup()?;
+    let checks: [Check; 6] = [
+        ("rustfmt", || run(Command::new("cargo").args(["fmt", "--all", "--check"]))),
+        ("clippy", || {
+            run(Command::new("cargo").args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }),
+        ("cargo test (crates, doc examples, notebook sync)", || {
+            run(Command::new("cargo").args(["test", "--workspace"]))
+        }),
+        ("mdbook test (every Rust block of the book)", book_test),
+        ("notebooks executed through Jupyter", || execute(&[], false)),
+        ("book build with outputs", || run(Command::new("mdbook").arg("build"))),
+    ];
+    let mut failed = Vec::new();
+    for (name, check) in &checks {
+        let t = Instant::now();
+        step(&format!("check: {name}"));
+        match check() {
+            Ok(()) => step(&format!("passed: {name} ({:.0} s)", t.elapsed().as_secs_f64())),
+            Err(e) => {
+                step(&format!("FAILED: {name}: {e:#}"));
+                failed.push(*name);
+            }
+        }
+    }
+    eprintln!("\nxtask test finished in {:.0} s", start.elapsed().as_secs_f64());
+    for name in &failed {
+        eprintln!("  failed: {name}");
+    }
+    println!("checks: {} passed, {} failed", checks.len() - failed.len(), failed.len());
+    if failed.is_empty() { Ok(()) } else { bail!("{} check(s) failed", failed.len()) }
+}
