@@ -129,6 +129,9 @@ pub fn execute(names: &[String], cached: bool) -> Result<()> {
         .arg("--out")
         .arg(&out)
         .args(["--timeout", "1800"]);
+    // One build folder for every kernel of the run: the dependencies compile once and stay
+    // compiled for the next run. Notebooks run one after another, so no two kernels share it.
+    cmd.env("EVCXR_TMPDIR", target_dir().join("evcxr"));
     cmd.args(todo.iter().map(|(nb, _, _)| nb));
     run(&mut cmd)?;
     for (_, stamp, print) in todo {
