@@ -131,7 +131,11 @@ pub fn execute(names: &[String], cached: bool) -> Result<()> {
         .args(["--timeout", "1800"]);
     // One build folder for every kernel of the run: the dependencies compile once and stay
     // compiled for the next run. Notebooks run one after another, so no two kernels share it.
-    cmd.env("EVCXR_TMPDIR", target_dir().join("evcxr"));
+    // GRADSTEP_EVCXR_DIR moves it, e.g. for a second checkout running at the same time; a folder
+    // inside the repository other than target/evcxr would be taken for a workspace member.
+    let evcxr_dir =
+        std::env::var_os("GRADSTEP_EVCXR_DIR").map_or_else(|| root().join("target/evcxr"), PathBuf::from);
+    cmd.env("EVCXR_TMPDIR", evcxr_dir);
     cmd.args(todo.iter().map(|(nb, _, _)| nb));
     run(&mut cmd)?;
     for (_, stamp, print) in todo {
@@ -215,7 +219,10 @@ pub fn book_test() -> Result<()> {
     )?;
     step("testing every Rust block of the book (mdbook test)");
     let result = run(Command::new("mdbook").arg("test").arg("-L").arg(deps).env("PATH", path));
-    eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+    if result.is_ok() {
+        // On failure mdbook prints rustdoc's report itself.
+        eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+    }
     result
 }
 
