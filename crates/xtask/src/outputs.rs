@@ -115,10 +115,12 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Runs the preprocessor protocol: reads `[context, book]` from `input`, returns the book with
-/// outputs inserted into every chapter whose executed notebook is in `executed_dir`.
-pub fn preprocess(input: &str, executed_dir: &Path) -> anyhow::Result<String> {
+/// Runs the preprocessor protocol: reads `[context, book]` from `input` and returns the book
+/// with, in every chapter that has a notebook in `notebooks_dir`, a link to that notebook under
+/// the title and the outputs of its executed copy in `executed_dir` under the code blocks.
+pub fn preprocess(input: &str, executed_dir: &Path, notebooks_dir: &Path) -> anyhow::Result<String> {
     let mut pair: Value = serde_json::from_str(input)?;
+    let repository = pair[0]["config"]["output"]["html"]["git-repository-url"].as_str().map(str::to_string);
     let mut book =
         pair.get_mut(1).map(Value::take).ok_or_else(|| anyhow::anyhow!("expected [context, book]"))?;
     visit_chapters(&mut book, &mut |chapter| {
@@ -127,13 +129,36 @@ pub fn preprocess(input: &str, executed_dir: &Path) -> anyhow::Result<String> {
             return;
         };
         let Some(content) = chapter["content"].as_str() else { return };
-        let path = executed_dir.join(format!("{name}.ipynb"));
-        let Ok(text) = std::fs::read_to_string(&path) else { return };
-        let Ok(nb) = serde_json::from_str::<Value>(&text) else { return };
-        let new = insert_outputs(content, &outputs_by_source(&nb));
-        chapter["content"] = Value::String(new);
+        if !notebooks_dir.join(format!("{name}.ipynb")).exists() {
+            return;
+        }
+        let executed = std::fs::read_to_string(executed_dir.join(format!("{name}.ipynb")))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+        let content = match executed {
+            Some(nb) => insert_outputs(content, &outputs_by_source(&nb)),
+            None => content.to_string(),
+        };
+        chapter["content"] = Value::String(with_notebook_link(&content, &name, repository.as_deref()));
     });
     Ok(serde_json::to_string(&book)?)
+}
+
+/// Adds, under the chapter's title, where its notebook is and how to run it.
+fn with_notebook_link(markdown: &str, name: &str, repository: Option<&str>) -> String {
+    let file = format!("notebooks/{name}.ipynb");
+    let link = match repository {
+        Some(url) => format!("[`{file}`]({}/blob/main/{file})", url.trim_end_matches('/')),
+        None => format!("`{file}`"),
+    };
+    let note = format!(
+        "> This chapter is also a Jupyter notebook for the Rust kernel, {link}, generated from this page. \
+         To run it, clone the repository and start `cargo xtask jupyter`."
+    );
+    match markdown.find('\n').filter(|_| markdown.starts_with("# ")) {
+        Some(end) => format!("{}\n\n{note}\n{}", &markdown[..end], &markdown[end..]),
+        None => format!("{note}\n\n{markdown}"),
+    }
 }
 
 /// Calls `f` on every chapter object of mdbook's book JSON, however deeply nested.
@@ -190,22 +215,33 @@ mod tests {
     }
 
     #[test]
-    fn preprocess_rewrites_nested_chapters_only_when_executed() {
+    fn preprocess_links_notebooks_and_inserts_outputs_of_executed_ones() {
         let dir = std::env::temp_dir().join(format!("xtask-outputs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let (executed, notebooks) = (dir.join("executed"), dir.join("notebooks"));
+        std::fs::create_dir_all(&executed).unwrap();
+        std::fs::create_dir_all(&notebooks).unwrap();
         let nb = json!({"cells": [{"cell_type": "code", "source": "f();", "outputs": [
             {"output_type": "stream", "name": "stdout", "text": "hi\n"}]}]});
-        std::fs::write(dir.join("gd.ipynb"), nb.to_string()).unwrap();
-        let input = json!([{"root": "."}, {"items": [
-            {"Chapter": {"name": "GD", "path": "gd.md", "content": "```rust\nf();\n```\n", "sub_items": [
-                {"Chapter": {"name": "Other", "path": "other.md", "content": "```rust\nf();\n```\n", "sub_items": []}}
-            ]}}
-        ]}]);
-        let out: Value = serde_json::from_str(&preprocess(&input.to_string(), &dir).unwrap()).unwrap();
+        std::fs::write(executed.join("gd.ipynb"), nb.to_string()).unwrap();
+        std::fs::write(notebooks.join("gd.ipynb"), "{}").unwrap();
+        std::fs::write(notebooks.join("sgd.ipynb"), "{}").unwrap();
+        let chapter = |name: &str, subs: Value| json!({"Chapter": {"name": name, "path": format!("{name}.md"), "content": "# T\n\n```rust\nf();\n```\n", "sub_items": subs}});
+        let input = json!([
+            {"root": ".", "config": {"output": {"html": {"git-repository-url": "https://example.org/r"}}}},
+            {"items": [chapter("gd", json!([chapter("sgd", json!([])), chapter("index", json!([]))]))]}
+        ]);
+        let out: Value =
+            serde_json::from_str(&preprocess(&input.to_string(), &executed, &notebooks).unwrap()).unwrap();
         let gd = out["items"][0]["Chapter"]["content"].as_str().unwrap();
+        assert!(gd.starts_with("# T\n\n> This chapter is also a Jupyter notebook for the Rust kernel, [`notebooks/gd.ipynb`](https://example.org/r/blob/main/notebooks/gd.ipynb)"), "{gd}");
         assert!(gd.contains("<pre class=\"cell-stdout\">hi</pre>"));
-        let other = out["items"][0]["Chapter"]["sub_items"][0]["Chapter"]["content"].as_str().unwrap();
-        assert_eq!(other, "```rust\nf();\n```\n");
+        let subs = &out["items"][0]["Chapter"]["sub_items"];
+        let sgd = subs[0]["Chapter"]["content"].as_str().unwrap();
+        assert!(
+            sgd.contains("notebooks/sgd.ipynb") && !sgd.contains("cell-output"),
+            "not executed: no outputs"
+        );
+        assert_eq!(subs[1]["Chapter"]["content"], "# T\n\n```rust\nf();\n```\n", "no notebook: unchanged");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

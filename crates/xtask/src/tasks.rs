@@ -268,7 +268,7 @@ pub fn mdbook_outputs(args: &[String]) -> Result<()> {
     }
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
-    print!("{}", outputs::preprocess(&input, &executed_dir())?);
+    print!("{}", outputs::preprocess(&input, &executed_dir(), &root().join("notebooks"))?);
     Ok(())
 }
 
