@@ -99,6 +99,11 @@ fn fingerprint(notebook: &Path) -> Result<u64> {
 pub fn execute(names: &[String], cached: bool) -> Result<()> {
     setup::python()?;
     setup::kernel()?;
+    run_notebooks(names, cached)
+}
+
+/// Runs the notebooks (all when `names` is empty) once the kernel is set up; see [`execute`].
+fn run_notebooks(names: &[String], cached: bool) -> Result<()> {
     let names = if names.is_empty() { chapter_names()? } else { names.to_vec() };
     let out = executed_dir();
     std::fs::create_dir_all(&out)?;
@@ -229,7 +234,7 @@ pub fn book_test() -> Result<()> {
 /// `cargo xtask build`: the book in target/book, with the notebooks' outputs.
 pub fn build() -> Result<()> {
     setup::setup()?;
-    execute(&[], true)?;
+    run_notebooks(&[], true)?;
     step("building the book");
     run(Command::new("mdbook").arg("build"))?;
     step(&format!("the book is in {}", root().join("target/book/index.html").display()));
@@ -244,7 +249,7 @@ pub fn serve(args: &[String]) -> Result<()> {
         _ => bail!("usage: cargo xtask serve [--port N]"),
     };
     setup::setup()?;
-    execute(&[], true)?;
+    run_notebooks(&[], true)?;
     step(&format!("serving the book at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
     run(Command::new("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
 }
@@ -296,7 +301,7 @@ pub fn test() -> Result<()> {
             run(Command::new("cargo").args(["test", "--workspace"]))
         }),
         ("mdbook test (every Rust block of the book)", book_test),
-        ("notebooks executed through Jupyter", || execute(&[], false)),
+        ("notebooks executed through Jupyter", || run_notebooks(&[], false)),
         ("book build with outputs", || run(Command::new("mdbook").arg("build"))),
     ];
     let mut failed = Vec::new();
