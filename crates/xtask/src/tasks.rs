@@ -231,10 +231,37 @@ pub fn book_test() -> Result<()> {
     result
 }
 
+/// Builds the API documentation of the course's crates into `book/api/` (not committed), where
+/// mdbook copies it into the book, so the book links to the docs of the exact code it runs.
+pub fn api_docs() -> Result<()> {
+    step("building the API docs of gradstep and gradstep-lab");
+    run(Command::new("cargo").args(["doc", "--no-deps", "-p", "gradstep", "-p", "gradstep-lab"]))?;
+    let dest = root().join("book/api");
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest)?;
+    }
+    copy_dir(&target_dir().join("doc"), &dest)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 /// `cargo xtask build`: the book in target/book, with the notebooks' outputs.
 pub fn build() -> Result<()> {
     setup::setup()?;
     run_notebooks(&[], true)?;
+    api_docs()?;
     step("building the book");
     run(Command::new("mdbook").arg("build"))?;
     step(&format!("the book is in {}", root().join("target/book/index.html").display()));
@@ -250,6 +277,7 @@ pub fn serve(args: &[String]) -> Result<()> {
     };
     setup::setup()?;
     run_notebooks(&[], true)?;
+    api_docs()?;
     step(&format!("serving the book at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
     run(Command::new("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
 }
@@ -302,7 +330,10 @@ pub fn test() -> Result<()> {
         }),
         ("mdbook test (every Rust block of the book)", book_test),
         ("notebooks executed through Jupyter", || run_notebooks(&[], false)),
-        ("book build with outputs", || run(Command::new("mdbook").arg("build"))),
+        ("book build with outputs and API docs", || {
+            api_docs()?;
+            run(Command::new("mdbook").arg("build"))
+        }),
     ];
     let mut failed = Vec::new();
     for (name, check) in &checks {
