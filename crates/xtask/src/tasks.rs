@@ -287,8 +287,10 @@ pub fn jupyter() -> Result<()> {
     setup::setup()?;
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
+    // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
+    // nothing for other users.
     run(Command::new(setup::venv().join("bin/jupyter"))
-        .args(["lab", "--notebook-dir"])
+        .args(["lab", "--ip", "127.0.0.1", "--allow-root", "--notebook-dir"])
         .arg(root().join("notebooks")))
 }
 
