@@ -1,6 +1,7 @@
 use plotters::prelude::*;
 
-use super::{Figure, PlotError, Style};
+use super::draw::{LegendEntry, Rect, draw_legend};
+use super::{Dash, Figure, PlotError, Style};
 use crate::objectives::Objective2d;
 
 /// A line segment of a level set, from one cell edge crossing to another.
@@ -10,6 +11,15 @@ pub type Segment = [(f64, f64); 2];
 ///
 /// `z[j][i]` is the value at `(xs[i], ys[j])`. Crossings are placed by linear interpolation
 /// along cell edges; the two ambiguous cell patterns are resolved with the cell's mean value.
+///
+/// # Example
+/// ```
+/// use gradstep_lab::plot::marching_squares;
+///
+/// // f(x, y) = x on a 2 × 2 grid crosses 0.5 along one vertical segment.
+/// let segs = marching_squares(&[0.0, 1.0], &[0.0, 1.0], &[vec![0.0, 1.0], vec![0.0, 1.0]], 0.5);
+/// assert_eq!(segs, vec![[(0.5, 0.0), (0.5, 1.0)]]);
+/// ```
 pub fn marching_squares(xs: &[f64], ys: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Segment> {
     let mut segments = Vec::new();
     let lerp = |a: (f64, f64, f64), b: (f64, f64, f64)| {
@@ -86,19 +96,80 @@ fn nice_levels(lo: f64, hi: f64) -> Vec<f64> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn contour_2d(f: &impl Objective2d, path: &[[f64; 2]]) -> Result<Figure, PlotError> {
-    if path.is_empty() || path.iter().flatten().any(|v| !v.is_finite()) {
+    contour_in(f, (-5.5, 1.0), (-3.0, 1.0), &[("", path)])
+}
+
+/// Several paths over the contours of `f` in the source's window (grown to fit the paths),
+/// each in its own colour (orange, green, red, …) and named in a legend: for comparing
+/// optimizers on one objective. Paths with an empty label are left out of the legend.
+///
+/// # Errors
+/// [`PlotError::Data`] if there is no path, or a path is empty or not finite.
+///
+/// # Example
+/// ```
+/// use gradstep::{Sgd, SgdConfig};
+/// use gradstep_lab::{objectives::Bowl, plot::contour_paths, runner::{START_2D, run_2d}};
+///
+/// let f = Bowl::new(0.1, 2.0);
+/// let gd = run_2d(&Sgd::new(0.4)?, &f, START_2D, 20)?;
+/// let momentum = Sgd::from_config(SgdConfig { lr: 0.6, momentum: 0.5, ..Default::default() })?;
+/// let mo = run_2d(&momentum, &f, START_2D, 20)?;
+/// let fig = contour_paths(&f, &[("gd", &gd), ("momentum", &mo)])?;
+/// assert!(fig.svg().contains("momentum"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn contour_paths(f: &impl Objective2d, paths: &[(&str, &[[f64; 2]])]) -> Result<Figure, PlotError> {
+    contour_in(f, (-5.5, 1.0), (-3.0, 1.0), paths)
+}
+
+/// Like [`contour_paths`] on the window x₁ ∈ `x`, x₂ ∈ `y` (grown to fit the paths): for
+/// objectives whose interesting region is elsewhere, such as [`Rosenbrock`](crate::objectives::Rosenbrock).
+///
+/// # Errors
+/// [`PlotError::Data`] if the window is empty or not finite, there is no path, or a path is
+/// empty or not finite.
+///
+/// # Example
+/// ```
+/// use gradstep_lab::{objectives::Rosenbrock, plot::contour_in};
+///
+/// let path = [[-1.5, 2.0], [-1.0, 1.0], [0.5, 0.3], [1.0, 1.0]];
+/// let fig = contour_in(&Rosenbrock::default(), (-2.0, 2.0), (-1.0, 3.0), &[("by hand", &path)])?;
+/// assert!(fig.svg().contains("by hand"));
+/// # Ok::<(), gradstep_lab::PlotError>(())
+/// ```
+pub fn contour_in(
+    f: &impl Objective2d,
+    x: (f64, f64),
+    y: (f64, f64),
+    paths: &[(&str, &[[f64; 2]])],
+) -> Result<Figure, PlotError> {
+    if !(x.0 < x.1 && y.0 < y.1 && [x.0, x.1, y.0, y.1].iter().all(|v| v.is_finite())) {
+        return Err(PlotError::Data("the contour window must be finite and non-empty"));
+    }
+    if paths.is_empty() {
+        return Err(PlotError::Data("no path to draw"));
+    }
+    if paths.iter().any(|(_, p)| p.is_empty() || p.iter().flatten().any(|v| !v.is_finite())) {
         return Err(PlotError::Data("a 2-D path must be non-empty and finite"));
     }
-    let xs: Vec<f64> = (0..=65).map(|i| -5.5 + 0.1 * f64::from(i)).collect();
-    let ys: Vec<f64> = (0..=40).map(|j| -3.0 + 0.1 * f64::from(j)).collect();
-    let z: Vec<Vec<f64>> = ys.iter().map(|&y| xs.iter().map(|&x| f.value([x, y])).collect()).collect();
-    let (lo, hi) =
-        z.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-
-    let (mut x0, mut x1, mut y0, mut y1) = (-5.5_f64, 1.0_f64, -3.0_f64, 1.0_f64);
-    for &[a, b] in path {
+    let (mut x0, mut x1, mut y0, mut y1) = (x.0, x.1, y.0, y.1);
+    for &[a, b] in paths.iter().flat_map(|(_, p)| p.iter()) {
         (x0, x1, y0, y1) = (x0.min(a), x1.max(a), y0.min(b), y1.max(b));
     }
+    // The source's grid has steps of 0.1 over its window, 65 × 40 cells; a window grown to fit
+    // the paths is sampled as finely.
+    let nx = (65.0 * (x1 - x0) / (x.1 - x.0)).ceil().min(400.0) as u32;
+    let ny = (40.0 * (y1 - y0) / (y.1 - y.0)).ceil().min(400.0) as u32;
+    let xs: Vec<f64> = (0..=nx).map(|i| x0 + (x1 - x0) * f64::from(i) / f64::from(nx)).collect();
+    let ys: Vec<f64> = (0..=ny).map(|j| y0 + (y1 - y0) * f64::from(j) / f64::from(ny)).collect();
+    let z: Vec<Vec<f64>> = ys.iter().map(|&y| xs.iter().map(|&x| f.value([x, y])).collect()).collect();
+    let (lo, hi) = z
+        .iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
 
     let mut svg = String::new();
     {
@@ -125,9 +196,20 @@ pub fn contour_2d(f: &impl Objective2d, path: &[[f64; 2]]) -> Result<Figure, Plo
                     .map(|s| PathElement::new(s.to_vec(), blue.stroke_width(1))),
             )?;
         }
-        let points: Vec<(f64, f64)> = path.iter().map(|&[a, b]| (a, b)).collect();
-        chart.draw_series(LineSeries::new(points.clone(), Style::color(1).stroke_width(2)))?;
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, Style::color(1).filled())))?;
+        let mut legend = Vec::new();
+        for (i, (label, path)) in paths.iter().enumerate() {
+            let color = Style::color(i + 1);
+            let points: Vec<(f64, f64)> = path.iter().map(|&[a, b]| (a, b)).collect();
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(Style::LINE_WIDTH)))?;
+            chart.draw_series(
+                points.into_iter().map(|p| Circle::new(p, Style::MARKER_SIZE, color.filled())),
+            )?;
+            if !label.is_empty() {
+                legend.push(LegendEntry { label, color, dash: Dash::Solid, markers: true });
+            }
+        }
+        let rect = Rect::from_ranges(chart.plotting_area().get_pixel_range());
+        draw_legend(&root, &legend, rect, false)?;
         root.present()?;
     }
     Ok(Figure::from_svg(svg))

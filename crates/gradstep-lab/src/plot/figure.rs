@@ -2,6 +2,11 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::Style;
+
 /// Why a figure could not be drawn or saved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,6 +37,18 @@ impl<E: std::error::Error + Send + Sync> From<plotters::drawing::DrawingAreaErro
 ///
 /// In a notebook, [`Figure::show`] (or a cell that ends with the figure) displays it inline;
 /// elsewhere, [`Figure::save`] writes it to a file and [`Figure::svg`] hands out the markup.
+///
+/// # Example
+/// ```
+/// use gradstep_lab::plot::schedule_curves;
+///
+/// let fig = schedule_curves(&[("lr", &[0.1, 0.05, 0.025])])?;
+/// let file = std::env::temp_dir().join("gradstep-lab-doc-figure.svg");
+/// fig.save(&file)?;
+/// assert_eq!(std::fs::read_to_string(&file)?, fig.svg());
+/// fig.show(); // inline in Jupyter (evcxr); nothing elsewhere
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct Figure {
     svg: String,
@@ -41,6 +58,41 @@ impl Figure {
     /// Wraps SVG markup produced by a plotting function.
     pub(crate) fn from_svg(svg: String) -> Self {
         Self { svg }
+    }
+
+    /// A figure of `width` × `height` inches drawn by `draw` with plotters, on a white
+    /// background, for pictures the ready-made plots do not cover. Use [`super::Style`] for
+    /// colours and fonts to keep the course's look.
+    ///
+    /// # Errors
+    /// Whatever `draw` returns; [`PlotError::Draw`] if plotters fails.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::plot::plotters::prelude::*;
+    /// use gradstep_lab::plot::{Figure, Style};
+    ///
+    /// let fig = Figure::custom(3.5, 2.5, |root| {
+    ///     let mut chart = ChartBuilder::on(root).margin(10).build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
+    ///     chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], Style::color(0).stroke_width(2)))?;
+    ///     Ok(())
+    /// })?;
+    /// assert!(fig.svg().contains("<polyline"));
+    /// # Ok::<(), gradstep_lab::PlotError>(())
+    /// ```
+    pub fn custom(
+        width: f64,
+        height: f64,
+        draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
+    ) -> Result<Self, PlotError> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, Style::size(width, height)).into_drawing_area();
+            root.fill(&WHITE)?;
+            draw(&root)?;
+            root.present()?;
+        }
+        Ok(Self { svg })
     }
 
     /// The SVG document.

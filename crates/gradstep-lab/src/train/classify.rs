@@ -1,0 +1,384 @@
+//! Minibatch training of an image classifier with a per-epoch learning-rate schedule, the
+//! learning-rate chapter's `train`.
+
+use std::time::Instant;
+
+use gradstep::Optimizer;
+
+use super::TrainError;
+use crate::data::{ImageSet, Sampling};
+use crate::models::network::{BatchStats, Network};
+use crate::plot::Series;
+
+/// When a per-epoch schedule sets the learning rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScheduleTiming {
+    /// The source's order: after epoch e, lr = schedule(e). Epoch 0 runs at the optimizer's
+    /// own rate and epoch e + 1 at schedule(e), which is why the source's warmup run trains
+    /// its second epoch at lr 0.
+    #[default]
+    AfterEpoch,
+    /// Before epoch e, lr = schedule(e): epoch e runs at schedule(e).
+    BeforeEpoch,
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRecord {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// The learning rate the epoch ran at.
+    pub lr: f64,
+    /// Mean training loss over the epoch's batches (weighted by batch size).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch.
+    pub train_acc: f64,
+    /// Accuracy on the test set after the epoch.
+    pub test_acc: f64,
+    /// Training time of the epoch in seconds (test evaluation excluded).
+    pub seconds: f64,
+}
+
+/// What a classifier run records.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClassifyHistory {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Running (epoch fraction, mean loss, accuracy) within each epoch, every
+    /// `record_every` batches and at its end, like the source's animated plot.
+    pub running: Vec<(f64, f64, f64)>,
+}
+
+impl ClassifyHistory {
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.epochs.last()
+    }
+
+    /// Mean training seconds per epoch.
+    pub fn sec_per_epoch(&self) -> f64 {
+        if self.epochs.is_empty() {
+            0.0
+        } else {
+            self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64
+        }
+    }
+
+    /// Running training loss against epochs, for a [`crate::plot::LinePlot`].
+    pub fn train_loss(&self) -> Series {
+        Series::from_points(self.running.iter().map(|r| (r.0, r.1)).collect()).label("train loss")
+    }
+
+    /// Running training accuracy against epochs.
+    pub fn train_acc(&self) -> Series {
+        Series::from_points(self.running.iter().map(|r| (r.0, r.2)).collect()).label("train acc")
+    }
+
+    /// Test accuracy at the end of each epoch (x = epoch + 1).
+    pub fn test_acc(&self) -> Series {
+        Series::from_points(self.epochs.iter().map(|e| ((e.epoch + 1) as f64, e.test_acc)).collect())
+            .label("test acc")
+    }
+}
+
+/// The settings of a classifier run.
+///
+/// # Example
+/// A small MLP on a few digits, with a learning rate that halves every epoch:
+/// ```
+/// use gradstep::Sgd;
+/// use gradstep_lab::data::{DataDir, mnist};
+/// use gradstep_lab::models::mlp::mlp;
+/// use gradstep_lab::train::classify::ClassifierTraining;
+/// # let dir = DataDir::at(std::env::var("GRADSTEP_DATA_DIR").unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into()));
+///
+/// let (train, test) = mnist::train_test(&dir, 0)?;
+/// let (train, test) = (train.subset(&(0..500).collect::<Vec<_>>()), test.subset(&(0..200).collect::<Vec<_>>()));
+/// let mut net = mlp(784, &[32], 10, 0)?;
+/// let mut opt = Sgd::new(0.5)?;
+/// fn halving(epoch: usize) -> f64 {
+///     0.5 * 0.5f64.powi(epoch as i32 + 1)
+/// }
+/// let history = ClassifierTraining::new(50, 3).quiet().run_scheduled(&mut net, &mut opt, &train, &test, halving)?;
+/// assert_eq!(history.epochs[2].lr, 0.125);
+/// assert!(history.last().unwrap().test_acc > 0.5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassifierTraining {
+    batch_size: usize,
+    epochs: usize,
+    seed: u64,
+    record_every: usize,
+    timing: ScheduleTiming,
+    verbose: bool,
+}
+
+impl ClassifierTraining {
+    /// `epochs` epochs of shuffled minibatches of `batch_size`, seed 0, schedule after each
+    /// epoch (the source's order), a progress line per epoch.
+    pub fn new(batch_size: usize, epochs: usize) -> Self {
+        Self {
+            batch_size,
+            epochs,
+            seed: 0,
+            record_every: 50,
+            timing: ScheduleTiming::AfterEpoch,
+            verbose: true,
+        }
+    }
+
+    /// Seeds the shuffling.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// When the schedule sets the learning rate.
+    pub fn timing(mut self, timing: ScheduleTiming) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Records the running loss and accuracy every `batches` batches (default 50).
+    pub fn record_every(mut self, batches: usize) -> Self {
+        self.record_every = batches.max(1);
+        self
+    }
+
+    /// Prints nothing.
+    pub fn quiet(mut self) -> Self {
+        self.verbose = false;
+        self
+    }
+
+    /// Trains at the optimizer's constant learning rate.
+    ///
+    /// # Errors
+    /// As [`ClassifierTraining::run_scheduled`].
+    pub fn run<O: Optimizer<f32>>(
+        &self,
+        net: &mut Network,
+        opt: &mut O,
+        train: &ImageSet,
+        test: &ImageSet,
+    ) -> Result<ClassifyHistory, TrainError> {
+        self.train(net, opt, train, test, None::<fn(usize) -> f64>)
+    }
+
+    /// Trains, setting the learning rate from `schedule(epoch)` at each epoch boundary (see
+    /// [`ScheduleTiming`]). A library schedule plugs in as `|e| sched.lr(e as u64)`.
+    ///
+    /// # Errors
+    /// [`TrainError::Setting`] if the images do not fit the network or a setting is 0,
+    /// [`TrainError::Optimizer`] if the schedule gives an invalid rate or a step fails.
+    pub fn run_scheduled<O: Optimizer<f32>>(
+        &self,
+        net: &mut Network,
+        opt: &mut O,
+        train: &ImageSet,
+        test: &ImageSet,
+        schedule: impl FnMut(usize) -> f64,
+    ) -> Result<ClassifyHistory, TrainError> {
+        self.train(net, opt, train, test, Some(schedule))
+    }
+
+    fn train<O: Optimizer<f32>>(
+        &self,
+        net: &mut Network,
+        opt: &mut O,
+        train: &ImageSet,
+        test: &ImageSet,
+        mut schedule: Option<impl FnMut(usize) -> f64>,
+    ) -> Result<ClassifyHistory, TrainError> {
+        if self.epochs == 0 {
+            return Err(TrainError::Setting { name: "epochs", rule: "must be at least 1".into() });
+        }
+        let d = net.input_shape().len();
+        for (name, set) in [("train", train), ("test", test)] {
+            let (h, w) = set.image_shape();
+            if h * w != d || set.classes() > net.classes() || set.is_empty() {
+                return Err(TrainError::Setting {
+                    name,
+                    rule: format!(
+                        "{} images of {h}×{w} in {} classes do not fit a network for {d} inputs and {} classes",
+                        set.len(),
+                        set.classes(),
+                        net.classes()
+                    ),
+                });
+            }
+        }
+        let mut batches = train.minibatches(self.batch_size, Sampling::WithoutReplacement, self.seed)?;
+        let per_epoch = batches.batches_per_epoch();
+        let mut state = opt.init(net.num_params());
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let mut history = ClassifyHistory::default();
+        for epoch in 0..self.epochs {
+            if let (Some(s), ScheduleTiming::BeforeEpoch) = (schedule.as_mut(), self.timing) {
+                opt.set_learning_rate(s(epoch))?;
+            }
+            let lr = opt.learning_rate();
+            let start = Instant::now();
+            let mut stats = BatchStats::default();
+            let mut timed = 0.0;
+            for (i, idx) in batches.epoch().enumerate() {
+                train.gather(idx, &mut x, &mut y);
+                stats.merge(net.backprop(&x, &y).map_err(model_error)?);
+                net.step(opt, &mut state)?;
+                if (i + 1) % self.record_every == 0 || i + 1 == per_epoch {
+                    history.running.push((
+                        epoch as f64 + (i + 1) as f64 / per_epoch as f64,
+                        stats.loss,
+                        stats.accuracy(),
+                    ));
+                }
+                timed = start.elapsed().as_secs_f64();
+            }
+            let test_acc = evaluate(net, test, self.batch_size)?.accuracy();
+            let record = EpochRecord {
+                epoch,
+                lr,
+                train_loss: stats.loss,
+                train_acc: stats.accuracy(),
+                test_acc,
+                seconds: timed,
+            };
+            if self.verbose {
+                println!(
+                    "epoch {}/{}: lr {lr:.4}, train loss {:.3}, train acc {:.3}, test acc {:.3} ({:.2} s)",
+                    epoch + 1,
+                    self.epochs,
+                    record.train_loss,
+                    record.train_acc,
+                    record.test_acc,
+                    record.seconds
+                );
+            }
+            history.epochs.push(record);
+            if let (Some(s), ScheduleTiming::AfterEpoch) = (schedule.as_mut(), self.timing) {
+                opt.set_learning_rate(s(epoch))?;
+            }
+        }
+        if self.verbose {
+            let last = history.last().expect("at least one epoch");
+            println!(
+                "train loss {:.3}, train acc {:.3}, test acc {:.3}",
+                last.train_loss, last.train_acc, last.test_acc
+            );
+            println!("{:.1} examples/sec", train.len() as f64 / history.sec_per_epoch().max(1e-12));
+        }
+        Ok(history)
+    }
+}
+
+fn model_error(e: crate::models::network::ModelError) -> TrainError {
+    TrainError::Setting { name: "batch", rule: e.to_string() }
+}
+
+/// Loss and accuracy of `net` on all of `data`, in batches of `batch_size` (no gradients).
+///
+/// # Errors
+/// [`TrainError::Setting`] if the images do not fit the network or `batch_size` is 0.
+///
+/// # Example
+/// ```
+/// use gradstep_lab::data::ImageSet;
+/// use gradstep_lab::models::mlp::mlp;
+/// use gradstep_lab::train::classify::evaluate;
+///
+/// let data = ImageSet::new(vec![0.5; 4 * 4], vec![0, 1, 1, 0], (2, 2), 2)?;
+/// let stats = evaluate(&mut mlp(4, &[3], 2, 0)?, &data, 3)?;
+/// assert_eq!(stats.count, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn evaluate(net: &mut Network, data: &ImageSet, batch_size: usize) -> Result<BatchStats, TrainError> {
+    if batch_size == 0 {
+        return Err(TrainError::Setting { name: "batch_size", rule: "must be at least 1".into() });
+    }
+    let mut stats = BatchStats::default();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(batch_size) {
+        data.gather(chunk, &mut x, &mut y);
+        stats.merge(net.loss(&x, &y).map_err(model_error)?);
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use gradstep::Sgd;
+
+    use super::*;
+    use crate::data::{DataDir, mnist, shared_data_dir};
+    use crate::models::lenet::lenet;
+    use crate::models::mlp::mlp;
+
+    fn small() -> (ImageSet, ImageSet) {
+        let (train, test) = mnist::train_test(&DataDir::at(shared_data_dir()), 0).unwrap();
+        (train.subset(&(0..400).collect::<Vec<_>>()), test.subset(&(0..100).collect::<Vec<_>>()))
+    }
+
+    #[test]
+    fn schedules_apply_after_or_before_each_epoch_and_runs_are_reproducible() {
+        let (train, test) = small();
+        let run = |timing| {
+            let mut net = mlp(784, &[16], 10, 1).unwrap();
+            let mut opt = Sgd::new(0.3).unwrap();
+            ClassifierTraining::new(100, 3)
+                .quiet()
+                .timing(timing)
+                .run_scheduled(&mut net, &mut opt, &train, &test, |e| 0.1 / (e + 1) as f64)
+                .unwrap()
+        };
+        let after = run(ScheduleTiming::AfterEpoch);
+        let lrs: Vec<f64> = after.epochs.iter().map(|e| e.lr).collect();
+        assert!(
+            (lrs[0] - 0.3).abs() < 1e-7 && (lrs[1] - 0.1).abs() < 1e-7 && (lrs[2] - 0.05).abs() < 1e-7,
+            "{lrs:?}"
+        );
+        let before = run(ScheduleTiming::BeforeEpoch);
+        assert!((before.epochs[0].lr - 0.1).abs() < 1e-7);
+        let again = run(ScheduleTiming::AfterEpoch);
+        assert_eq!(
+            after.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
+            again.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+        );
+        assert!(after.last().unwrap().test_acc > 0.25, "{:?}", after.last()); // chance is 0.1
+        assert_eq!(after.running.len(), 3);
+    }
+
+    #[test]
+    fn mismatched_data_and_bad_rates_are_errors() {
+        let (train, test) = small();
+        let mut net = mlp(100, &[8], 10, 0).unwrap();
+        let mut opt = Sgd::new(0.1).unwrap();
+        assert!(matches!(
+            ClassifierTraining::new(10, 1).quiet().run(&mut net, &mut opt, &train, &test),
+            Err(TrainError::Setting { .. })
+        ));
+        let mut net = mlp(784, &[8], 10, 0).unwrap();
+        let r =
+            ClassifierTraining::new(100, 2)
+                .quiet()
+                .run_scheduled(&mut net, &mut opt, &train, &test, |_| -1.0);
+        assert!(matches!(r, Err(TrainError::Optimizer(_))));
+        assert!(matches!(
+            ClassifierTraining::new(0, 1).quiet().run(&mut net, &mut opt, &train, &test),
+            Err(TrainError::Data(_))
+        ));
+    }
+
+    /// LeNet on the 5,000-digit MNIST subset; slow in debug builds, so run it with
+    /// `cargo test --release -p gradstep-lab -- --ignored lenet_learns`.
+    #[test]
+    #[ignore = "trains LeNet for 10 epochs; run in release mode"]
+    fn lenet_learns_mnist_digits() {
+        let (train, test) = mnist::train_test(&DataDir::at(shared_data_dir()), 0).unwrap();
+        let mut net = lenet(0);
+        let mut opt = Sgd::new(0.1).unwrap();
+        let h = ClassifierTraining::new(64, 10).run(&mut net, &mut opt, &train, &test).unwrap();
+        assert!(h.last().unwrap().test_acc > 0.93, "{:?}", h.last());
+    }
+}
