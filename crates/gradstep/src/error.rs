@@ -35,6 +35,34 @@ pub enum Error {
         /// The entry itself.
         value: f64,
     },
+    /// A linear system of a second-order method has no (stable) solution.
+    #[error("singular matrix: {what} has no usable pivot at row {row}")]
+    Singular {
+        /// Which matrix, e.g. "Hessian".
+        what: &'static str,
+        /// The row where elimination broke down.
+        row: usize,
+    },
+    /// A line search ended without a step that satisfies its conditions.
+    #[error("line search failed after {evaluations} evaluations: {reason}")]
+    LineSearch {
+        /// Why it stopped.
+        reason: &'static str,
+        /// Objective evaluations spent.
+        evaluations: usize,
+    },
+    /// A direction along which the objective does not decrease was given to a descent method.
+    #[error("not a descent direction: directional derivative {slope} >= 0")]
+    NotDescent {
+        /// $\nabla f(x)^\top d$.
+        slope: f64,
+    },
+    /// The objective's value or gradient is NaN or infinite at the starting point.
+    #[error("non-finite objective value {value} at the starting point")]
+    NonFiniteValue {
+        /// The value.
+        value: f64,
+    },
 }
 
 /// `Result` with this crate's [`Error`].
@@ -59,7 +87,6 @@ pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<()> {
 }
 
 /// Checks that `value` is finite and `> 0`; the rule behind eps.
-#[allow(dead_code)] // used by the adaptive methods
 pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
@@ -71,4 +98,9 @@ pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
 /// Checks that two buffers have the same length.
 pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<()> {
     if expected == got { Ok(()) } else { Err(Error::LengthMismatch { what, expected, got }) }
+}
+
+/// Checks a rule that [`check_non_negative`] and friends do not cover; `rule` says it in words.
+pub(crate) fn check(name: &'static str, value: f64, ok: bool, rule: &'static str) -> Result<()> {
+    if ok && !value.is_nan() { Ok(()) } else { Err(Error::Hyperparameter { name, value, rule }) }
 }

@@ -1,15 +1,87 @@
 //! First-order update rules.
 //!
-//! Every algorithm is a small config struct (its hyperparameters, checked when it is built)
-//! that implements [`Optimizer`]: [`Optimizer::init`] makes the per-parameter state once, and
-//! [`Optimizer::step`] applies one update in place, in one pass over the buffers.
+//! Every algorithm is a small config struct (its hyperparameters, with PyTorch's names and
+//! defaults, checked when it is built) that implements [`Optimizer`]: [`Optimizer::init`]
+//! makes the per-parameter state once, and [`Optimizer::step`] applies one update in place,
+//! in one pass over the buffers, without allocating.
+//!
+//! | optimizer | reference | hyperparameters (PyTorch names) | optax's convention as an option |
+//! |---|---|---|---|
+//! | [`Sgd`] | `torch.optim.SGD` | lr, momentum, dampening, nesterov, weight_decay, maximize | (same as `optax.sgd`) |
+//! | [`Adagrad`] | `torch.optim.Adagrad` | lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize | [`EpsPlacement::InsideSqrt`] |
+//! | [`RmsProp`] | `torch.optim.RMSprop` | lr, alpha, eps, weight_decay, momentum, centered, maximize | [`EpsPlacement::InsideSqrt`] |
+//! | [`Adadelta`] | `torch.optim.Adadelta` | lr, rho, eps, weight_decay, maximize | (same formula) |
+//! | [`Adam`] | `torch.optim.Adam` | lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize | [`AmsgradMax::BiasCorrected`] |
+//! | [`AdamW`] | `torch.optim.AdamW` | lr, betas, eps, weight_decay, amsgrad, maximize | (same math) |
+//! | [`NAdam`] | `torch.optim.NAdam` | lr, betas, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize | [`NadamVariant::Optax`] |
+//! | [`RAdam`] | `torch.optim.RAdam` | lr, betas, eps, weight_decay, decoupled_weight_decay, maximize | |
+//! | [`Adamax`] | `torch.optim.Adamax` | lr, betas, eps, weight_decay, maximize | (same formula) |
+//! | [`Yogi`] | `optax.yogi` | lr, betas, eps, initial_accumulator_value | |
+//! | [`Lion`] | `optax.lion` | lr, betas, weight_decay | |
+//!
+//! The shared numeric pieces (the moment EMAs in PyTorch's operation order, bias correction
+//! computed in `f64`, the gradient's sign and coupled weight decay) live in one private module,
+//! so each file reads like its equation.
 
+/// Serde for an optimizer goes through its config, so a deserialised optimizer has passed
+/// `from_config`'s checks like a built one: `{"lr": -1.0}` is an error, not an optimizer.
+macro_rules! validated_serde {
+    ($opt:ident, $config:ident) => {
+        impl TryFrom<$config> for $opt {
+            type Error = crate::Error;
+            fn try_from(config: $config) -> crate::Result<Self> {
+                Self::from_config(config)
+            }
+        }
+
+        impl From<$opt> for $config {
+            fn from(o: $opt) -> Self {
+                o.config
+            }
+        }
+    };
+}
+pub(crate) use validated_serde;
+
+mod adadelta;
+mod adagrad;
+mod adam;
+mod adamax;
+pub(crate) mod kernels;
+mod lion;
+mod nadam;
+pub(crate) mod parallel;
+mod radam;
+mod rmsprop;
 mod sgd;
+mod yogi;
 
+pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
+pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
+pub use adam::{Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AmsgradMax};
+pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
+pub use lion::{Lion, LionConfig, LionState};
+pub use nadam::{NAdam, NAdamConfig, NAdamState, NadamVariant};
+pub use radam::{RAdam, RAdamConfig, RAdamState};
+pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
 pub use sgd::{Sgd, SgdConfig, SgdState};
+pub use yogi::{Yogi, YogiConfig, YogiState};
+
+/// Where ε goes in a denominator built from a root: PyTorch adds it outside,
+/// $\sqrt{v} + \varepsilon$; optax's `adagrad` and (by default) `rmsprop` inside,
+/// $\sqrt{v + \varepsilon}$. Inside, ε bounds the step by $|g|/\sqrt{\varepsilon}$ while
+/// $v$ is tiny; outside, by $|g|/\varepsilon$, a far larger number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum EpsPlacement {
+    /// $\sqrt{v} + \varepsilon$ (PyTorch).
+    #[default]
+    OutsideSqrt,
+    /// $\sqrt{v + \varepsilon}$ (optax's default for Adagrad and RMSprop).
+    InsideSqrt,
+}
 
 use ndarray::{ArrayBase, Data, DataMut, Dimension};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{Error, Float, Result};
 
@@ -48,6 +120,23 @@ pub trait Optimizer<T: Float> {
     /// # Errors
     /// [`Error::LengthMismatch`] if `grads` or the state do not match `params` in length.
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()>;
+
+    /// [`Optimizer::step`] with the buffers split into chunks across at most `threads`
+    /// threads (`std::thread::scope`); the result is bit for bit the serial one. Buffers
+    /// shorter than 32768 elements per thread are not split.
+    ///
+    /// # Errors
+    /// As [`Optimizer::step`].
+    fn step_parallel(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut Self::State,
+        threads: usize,
+    ) -> Result<()> {
+        let _ = threads;
+        self.step(params, grads, state)
+    }
 
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
@@ -102,5 +191,38 @@ pub trait Optimizer<T: Float> {
             got: 0,
         })?;
         self.step(p, g, state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, s};
+
+    #[test]
+    fn deserialising_checks_the_hyperparameters() {
+        let adam: Adam = serde_json::from_str(r#"{"lr": 0.5, "amsgrad": true}"#).unwrap();
+        assert_eq!(adam.config().lr, 0.5);
+        assert!(adam.config().amsgrad && adam.config().betas == (0.9, 0.999));
+        let err = serde_json::from_str::<Sgd>(r#"{"lr": -1.0}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid hyperparameter `lr` = -1"), "{err}");
+        let w = AdamW::new(0.1).unwrap();
+        assert_eq!(serde_json::from_str::<AdamW>(&serde_json::to_string(&w).unwrap()).unwrap(), w);
+    }
+
+    #[test]
+    fn arrays_step_in_place_and_views_must_be_contiguous() {
+        let opt = Adam::new(0.1).unwrap();
+        let mut w = Array2::<f32>::ones((2, 3));
+        let g = Array2::<f32>::from_elem((2, 3), 0.5);
+        let mut state = opt.init(w.len());
+        opt.step_array(&mut w, &g, &mut state).unwrap();
+        assert!(w.iter().all(|&v| (v - 0.9).abs() < 1e-6));
+        let mut col = w.slice_mut(s![.., 0..1]);
+        let gcol = g.slice(s![.., 0..1]);
+        let mut s2 = opt.init(2);
+        assert!(opt.step_array(&mut col, &gcol, &mut s2).is_err());
+        let g_wrong = Array2::<f32>::zeros((3, 2));
+        assert!(opt.step_array(&mut w, &g_wrong, &mut state).is_err());
     }
 }

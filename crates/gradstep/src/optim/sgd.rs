@@ -3,11 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::Optimizer;
+use super::kernels::GradPrep;
+use super::parallel::for_each_chunk;
 use crate::error::{check_len, check_non_negative, check_unit_interval};
 use crate::{Error, Float, Result};
 
 /// Hyperparameters of [`Sgd`]; names and defaults follow `torch.optim.SGD`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SgdConfig {
     /// Learning rate η (PyTorch's default, 1e-3).
     pub lr: f64,
@@ -62,6 +65,7 @@ impl Default for SgdConfig {
 /// Sutskever, Martens, Dahl, Hinton (2013), *On the importance of initialization and momentum
 /// in deep learning*, ICML.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SgdConfig", into = "SgdConfig")]
 pub struct Sgd {
     config: SgdConfig,
 }
@@ -108,6 +112,87 @@ impl Sgd {
     pub fn config(&self) -> &SgdConfig {
         &self.config
     }
+
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut SgdState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        check_len("gradient", params.len(), grads.len())?;
+        let c = &self.config;
+        let (neg_lr, mu) = (T::of(-c.lr), T::of(c.momentum));
+        let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
+        let keep = T::of(1.0 - c.dampening);
+        let nesterov = c.nesterov;
+        if c.momentum == 0.0 {
+            for_each_chunk(
+                threads,
+                params,
+                grads,
+                [],
+                #[inline(always)]
+                |p, g, []| {
+                    let n = p.len();
+                    let g = &g[..n];
+                    for i in 0..n {
+                        p[i] += neg_lr * prep.apply(g[i], p[i]);
+                    }
+                },
+            );
+        } else {
+            check_len("momentum buffer", params.len(), state.momentum_buffer.len())?;
+            let first = state.step == 0;
+            for_each_chunk(
+                threads,
+                params,
+                grads,
+                [&mut state.momentum_buffer[..]],
+                #[inline(always)]
+                |p, g, [buf]| {
+                    let n = p.len();
+                    let (g, buf) = (&g[..n], &mut buf[..n]);
+                    // PyTorch clones the gradient into the buffer on the first step. One loop per
+                    // case, so that each is a straight line the compiler vectorises.
+                    match (first, nesterov) {
+                        (true, false) => {
+                            for i in 0..n {
+                                let gi = prep.apply(g[i], p[i]);
+                                buf[i] = gi;
+                                p[i] += neg_lr * gi;
+                            }
+                        }
+                        (true, true) => {
+                            for i in 0..n {
+                                let gi = prep.apply(g[i], p[i]);
+                                buf[i] = gi;
+                                p[i] += neg_lr * (gi + mu * gi);
+                            }
+                        }
+                        (false, false) => {
+                            for i in 0..n {
+                                let gi = prep.apply(g[i], p[i]);
+                                let b = buf[i] * mu + keep * gi;
+                                buf[i] = b;
+                                p[i] += neg_lr * b;
+                            }
+                        }
+                        (false, true) => {
+                            for i in 0..n {
+                                let gi = prep.apply(g[i], p[i]);
+                                let b = buf[i] * mu + keep * gi;
+                                buf[i] = b;
+                                p[i] += neg_lr * (gi + mu * b);
+                            }
+                        }
+                    }
+                },
+            );
+        }
+        state.step += 1;
+        Ok(())
+    }
 }
 
 impl<T: Float> Optimizer<T> for Sgd {
@@ -119,28 +204,17 @@ impl<T: Float> Optimizer<T> for Sgd {
     }
 
     fn step(&self, params: &mut [T], grads: &[T], state: &mut SgdState<T>) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
-        let c = &self.config;
-        let (lr, mu, wd) = (T::of(c.lr), T::of(c.momentum), T::of(c.weight_decay));
-        let keep = T::of(1.0 - c.dampening);
-        let sign = if c.maximize { -T::one() } else { T::one() };
-        if c.momentum == 0.0 {
-            for (x, &g) in params.iter_mut().zip(grads) {
-                let g = sign * g + wd * *x;
-                *x -= lr * g;
-            }
-        } else {
-            check_len("momentum buffer", params.len(), state.momentum_buffer.len())?;
-            let first = state.step == 0;
-            for ((x, &g), b) in params.iter_mut().zip(grads).zip(&mut state.momentum_buffer) {
-                let g = sign * g + wd * *x;
-                *b = if first { g } else { mu * *b + keep * g };
-                let d = if c.nesterov { g + mu * *b } else { *b };
-                *x -= lr * d;
-            }
-        }
-        state.step += 1;
-        Ok(())
+        self.run(params, grads, state, 1)
+    }
+
+    fn step_parallel(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut SgdState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        self.run(params, grads, state, threads)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -153,6 +227,8 @@ impl<T: Float> Optimizer<T> for Sgd {
         Ok(())
     }
 }
+
+super::validated_serde!(Sgd, SgdConfig);
 
 #[cfg(test)]
 mod tests {

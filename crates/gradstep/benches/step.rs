@@ -1,0 +1,116 @@
+//! One optimizer step on 10⁷ `f32` parameters: SGD with momentum, Adam and AdamW, serial and
+//! split across threads, each next to a `memcpy` of the same bytes measured in the same run.
+//!
+//! "The same bytes" is the size of every buffer the step streams through (parameters,
+//! gradients, state): a step that reads them all and writes its outputs cannot beat a copy of
+//! them by much, so `ratio` near 1 means the update runs at memory speed.
+//!
+//! Run: `cargo bench -p gradstep --bench step` (set `GRADSTEP_BENCH_N` for another size,
+//! `GRADSTEP_BENCH_THREADS` for the threaded rows, default 2, and `GRADSTEP_BENCH_ALL=1` to
+//! time every other optimizer too, serially). `tools/bench_torch.py` times PyTorch the same way. Reports the median of 25 steps
+//! after 3 warm-up steps.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use gradstep::{
+    Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, RmsPropConfig, Sgd,
+    SgdConfig, Yogi,
+};
+
+const REPS: usize = 25;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Median time to copy `buffers` buffers of `n` f32 into as many others.
+fn memcpy_time(n: usize, buffers: usize) -> Duration {
+    let src: Vec<Vec<f32>> = (0..buffers).map(|b| vec![b as f32 + 0.5; n]).collect();
+    let mut dst: Vec<Vec<f32>> = (0..buffers).map(|_| vec![0.0f32; n]).collect();
+    let mut times = Vec::new();
+    for rep in 0..REPS + 3 {
+        let t = Instant::now();
+        for (d, s) in dst.iter_mut().zip(&src) {
+            d.copy_from_slice(s);
+        }
+        black_box(&mut dst);
+        if rep >= 3 {
+            times.push(t.elapsed());
+        }
+    }
+    median(times)
+}
+
+fn step_time<O: Optimizer<f32>>(opt: &O, n: usize, threads: usize) -> Duration {
+    let mut x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i % 777) as f32 - 388.0) * 1e-3).collect();
+    let mut state = opt.init(n);
+    let mut times = Vec::new();
+    for rep in 0..REPS + 3 {
+        let t = Instant::now();
+        opt.step_parallel(black_box(&mut x), black_box(&g), &mut state, threads).expect("step");
+        if rep >= 3 {
+            times.push(t.elapsed());
+        }
+    }
+    black_box(&x);
+    median(times)
+}
+
+/// The required rows (SGD, Adam, AdamW) are also timed with threads.
+fn name_is_main(name: &str) -> bool {
+    name.starts_with("SGD") || name.starts_with("Adam ") || name == "Adam" || name.starts_with("AdamW")
+}
+
+fn main() {
+    let n: usize = std::env::var("GRADSTEP_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    let threads: usize =
+        std::env::var("GRADSTEP_BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let sgd = Sgd::from_config(SgdConfig { lr: 0.01, momentum: 0.9, ..Default::default() }).expect("sgd");
+    let adam = Adam::new(1e-3).expect("adam");
+    let adamw = AdamW::new(1e-3).expect("adamw");
+    println!("one step on {n} f32 parameters (median of {REPS})");
+    println!("{:<26} {:>8} {:>12} {:>14} {:>7}", "optimizer", "threads", "ms/step", "memcpy ms", "ratio");
+    // Buffers streamed: x, g + state (SGD: buffer; Adam/AdamW: m, v).
+    type Run<'a> = &'a dyn Fn(usize) -> Duration;
+    let cases: [(&str, usize, Run); 3] = [
+        ("SGD (momentum 0.9)", 3, &|t| step_time(&sgd, n, t)),
+        ("Adam", 4, &|t| step_time(&adam, n, t)),
+        ("AdamW (wd 0.01)", 4, &|t| step_time(&adamw, n, t)),
+    ];
+    let all = std::env::var("GRADSTEP_BENCH_ALL").is_ok_and(|v| v == "1");
+    let rms = RmsProp::from_config(RmsPropConfig { centered: true, momentum: 0.9, ..Default::default() })
+        .expect("rms");
+    let (adagrad, adadelta, nadam) =
+        (Adagrad::new(0.01).expect("ok"), Adadelta::new(1.0).expect("ok"), NAdam::new(1e-3).expect("ok"));
+    let (radam, adamax) = (RAdam::new(1e-3).expect("ok"), Adamax::new(1e-3).expect("ok"));
+    let (yogi, lion) = (Yogi::new(1e-3).expect("ok"), Lion::new(1e-4).expect("ok"));
+    let more: [(&str, usize, Run); 8] = [
+        ("RMSprop (centered, mom.)", 5, &|t| step_time(&rms, n, t)),
+        ("Adagrad", 3, &|t| step_time(&adagrad, n, t)),
+        ("Adadelta", 4, &|t| step_time(&adadelta, n, t)),
+        ("NAdam", 4, &|t| step_time(&nadam, n, t)),
+        ("RAdam", 4, &|t| step_time(&radam, n, t)),
+        ("Adamax", 4, &|t| step_time(&adamax, n, t)),
+        ("Yogi", 4, &|t| step_time(&yogi, n, t)),
+        ("Lion", 3, &|t| step_time(&lion, n, t)),
+    ];
+    let cases = cases.into_iter().chain(more.into_iter().filter(|_| all));
+    for (name, buffers, run) in cases {
+        for t in if threads > 1 { vec![1, threads] } else { vec![1] } {
+            if t == 1 || (threads > 1 && name_is_main(name)) {
+                let copy = memcpy_time(n, buffers);
+                let step = run(t);
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                println!(
+                    "{name:<26} {t:>8} {:>12.3} {:>14.3} {:>7.2}",
+                    ms(step),
+                    ms(copy),
+                    step.as_secs_f64() / copy.as_secs_f64()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Adagrad, with learning-rate decay and an initial accumulator.
+
+use serde::{Deserialize, Serialize};
+
+use super::parallel::for_each_chunk;
+use super::{EpsPlacement, Optimizer};
+use crate::error::{check_len, check_non_negative, check_positive};
+use crate::{Float, Result};
+
+/// Hyperparameters of [`Adagrad`]; names and defaults follow `torch.optim.Adagrad`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdagradConfig {
+    /// Learning rate η (default 1e-2).
+    pub lr: f64,
+    /// Learning-rate decay κ: step $t$ uses $\eta/(1+(t-1)\kappa)$ (default 0).
+    pub lr_decay: f64,
+    /// Coupled L2 weight decay λ (default 0).
+    pub weight_decay: f64,
+    /// Starting value $G_0$ of the sum of squares (PyTorch 0; optax 0.1).
+    pub initial_accumulator_value: f64,
+    /// ε (PyTorch 1e-10 outside the root; optax 1e-7 inside it).
+    pub eps: f64,
+    /// Where ε goes (PyTorch: outside the root).
+    pub eps_placement: EpsPlacement,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            eps_placement: EpsPlacement::OutsideSqrt,
+            maximize: false,
+        }
+    }
+}
+
+/// Adagrad, PyTorch's convention.
+///
+/// Symbols: η = `lr`, κ = `lr_decay`, $G_0$ = `initial_accumulator_value`, ε = `eps`,
+/// λ = `weight_decay`. With gradient $g_t$ ($+\lambda x_{t-1}$):
+///
+/// $$
+/// G_t = G_{t-1} + g_t^2, \qquad
+/// x_t = x_{t-1} - \frac{\eta}{1 + (t-1)\kappa}\,\frac{g_t}{\sqrt{G_t} + \varepsilon}.
+/// $$
+///
+/// Each coordinate's step shrinks with the squared gradients it has seen, so rarely
+/// updated coordinates keep a large step.
+///
+/// **PyTorch and optax differ**: optax's `adagrad` starts from $G_0 = 0.1$ and puts ε = 1e-7
+/// *inside* the root, $g/\sqrt{G+\varepsilon}$ (and 0 where $G = 0$). Choose
+/// [`EpsPlacement::InsideSqrt`] with `initial_accumulator_value: 0.1, eps: 1e-7` for optax's
+/// numbers.
+///
+/// # Example
+///
+/// ```
+/// use gradstep::{Adagrad, Optimizer};
+///
+/// let opt = Adagrad::new(0.5)?;
+/// let mut x = [1.0_f64];
+/// let mut state = opt.init(1);
+/// opt.step(&mut x, &[4.0], &mut state)?; // G = 16: the step is 0.5·4/4
+/// assert!((x[0] - 0.5).abs() < 1e-9);
+/// # Ok::<(), gradstep::Error>(())
+/// ```
+///
+/// # References
+/// Duchi, Hazan, Singer (2011), *Adaptive Subgradient Methods for Online Learning and
+/// Stochastic Optimization*, JMLR 12.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "AdagradConfig", into = "AdagradConfig")]
+pub struct Adagrad {
+    config: AdagradConfig,
+}
+
+/// State of [`Adagrad`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdagradState<T> {
+    /// Number of steps taken.
+    pub step: u64,
+    /// The sum of squared gradients $G$.
+    pub sum: Vec<T>,
+}
+
+impl Adagrad {
+    /// Adagrad with learning rate `lr` and PyTorch's other defaults.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
+    pub fn new(lr: f64) -> Result<Self> {
+        Self::from_config(AdagradConfig { lr, ..AdagradConfig::default() })
+    }
+
+    /// Adagrad with every hyperparameter given.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr`, `lr_decay`, `weight_decay` or
+    /// `initial_accumulator_value` is negative, or `eps` is not > 0.
+    pub fn from_config(config: AdagradConfig) -> Result<Self> {
+        check_non_negative("lr", config.lr)?;
+        check_non_negative("lr_decay", config.lr_decay)?;
+        check_non_negative("weight_decay", config.weight_decay)?;
+        check_non_negative("initial_accumulator_value", config.initial_accumulator_value)?;
+        check_positive("eps", config.eps)?;
+        Ok(Self { config })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &AdagradConfig {
+        &self.config
+    }
+
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut AdagradState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        check_len("gradient", params.len(), grads.len())?;
+        check_len("sum", params.len(), state.sum.len())?;
+        let c = &self.config;
+        let t = state.step + 1;
+        let neg_clr = T::of(-(c.lr / (1.0 + (t - 1) as f64 * c.lr_decay)));
+        let (eps, prep) =
+            (T::of(c.eps), super::kernels::GradPrep::<T>::new(c.maximize, c.weight_decay, true));
+        let inside = c.eps_placement == EpsPlacement::InsideSqrt;
+        for_each_chunk(
+            threads,
+            params,
+            grads,
+            [&mut state.sum[..]],
+            #[inline(always)]
+            |p, g, [sum]| {
+                let n = p.len();
+                let (g, sum) = (&g[..n], &mut sum[..n]);
+                if inside {
+                    for i in 0..n {
+                        let gi = prep.apply(g[i], p[i]);
+                        let s = sum[i] + gi * gi;
+                        sum[i] = s;
+                        // optax: g·rsqrt(G + ε), and no step where G = 0 (x + 0 = x exactly).
+                        let step = neg_clr * (gi / (s + eps).sqrt());
+                        p[i] += if s > T::zero() { step } else { T::zero() };
+                    }
+                } else {
+                    for i in 0..n {
+                        let gi = prep.apply(g[i], p[i]);
+                        let s = sum[i] + gi * gi;
+                        sum[i] = s;
+                        p[i] += neg_clr * gi / (s.sqrt() + eps);
+                    }
+                }
+            },
+        );
+        state.step = t;
+        Ok(())
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adagrad {
+    type State = AdagradState<T>;
+
+    fn init(&self, len: usize) -> AdagradState<T> {
+        AdagradState { step: 0, sum: vec![T::of(self.config.initial_accumulator_value); len] }
+    }
+
+    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdagradState<T>) -> Result<()> {
+        self.run(params, grads, state, 1)
+    }
+
+    fn step_parallel(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut AdagradState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        self.run(params, grads, state, threads)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
+
+super::validated_serde!(Adagrad, AdagradConfig);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lr_decay_divides_the_step() {
+        let opt =
+            Adagrad::from_config(AdagradConfig { lr: 1.0, lr_decay: 1.0, ..Default::default() }).unwrap();
+        let mut x = [0.0_f64];
+        let mut s = opt.init(1);
+        opt.step(&mut x, &[1.0], &mut s).unwrap(); // clr = 1, G = 1
+        opt.step(&mut x, &[0.0], &mut s).unwrap(); // zero gradient
+        assert!((x[0] + 1.0).abs() < 1e-9);
+        opt.step(&mut x, &[1.0], &mut s).unwrap(); // clr = 1/3, G = 2
+        assert!((x[0] + 1.0 + 1.0 / 3.0 / 2f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn optax_placement_skips_coordinates_with_no_history() {
+        let cfg = AdagradConfig {
+            lr: 1.0,
+            eps: 1e-7,
+            eps_placement: EpsPlacement::InsideSqrt,
+            ..Default::default()
+        };
+        let opt = Adagrad::from_config(cfg).unwrap();
+        let mut x = [1.0_f64, 1.0];
+        let mut s = opt.init(2);
+        opt.step(&mut x, &[0.0, 2.0], &mut s).unwrap();
+        assert_eq!(x[0], 1.0);
+        assert!((x[1] - (1.0 - 2.0 / (4.0f64 + 1e-7).sqrt())).abs() < 1e-15);
+    }
+}

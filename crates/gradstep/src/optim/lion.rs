@@ -1,0 +1,188 @@
+//! Lion: the sign of an interpolated momentum.
+
+use serde::{Deserialize, Serialize};
+
+use super::Optimizer;
+use super::kernels::sign;
+use super::parallel::for_each_chunk;
+use crate::error::{check_len, check_non_negative, check_unit_interval};
+use crate::{Float, Result};
+
+/// Hyperparameters of [`Lion`]; names follow the rest of the crate, defaults follow
+/// `optax.lion` (there is no Lion in `torch.optim`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LionConfig {
+    /// Learning rate η (optax requires one; default here 1e-4, since Lion's sign steps want a
+    /// rate 3–10× smaller than AdamW's).
+    pub lr: f64,
+    /// (β₁, β₂), optax's `b1`, `b2` (default (0.9, 0.99)).
+    pub betas: (f64, f64),
+    /// Decoupled weight decay λ, multiplied by η (default 1e-3).
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+impl Default for LionConfig {
+    fn default() -> Self {
+        Self { lr: 1e-4, betas: (0.9, 0.99), weight_decay: 1e-3, maximize: false }
+    }
+}
+
+/// Lion, optax's convention.
+///
+/// Symbols: η = `lr`, (β₁, β₂) = `betas`, λ = `weight_decay`. With $m_0 = 0$:
+///
+/// $$
+/// \begin{aligned}
+/// c_t &= \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+/// x_t = x_{t-1} - \eta\,\bigl(\operatorname{sign}(c_t) + \lambda x_{t-1}\bigr),\\
+/// m_t &= \beta_2 m_{t-1} + (1-\beta_2) g_t .
+/// \end{aligned}
+/// $$
+///
+/// Every coordinate moves by exactly η (plus decay): the update has the same norm whatever the
+/// gradient's scale. Two betas: the step interpolates with β₁, the memory with β₂.
+/// $\operatorname{sign}(0) = 0$, as `jnp.sign`.
+///
+/// # Example
+///
+/// ```
+/// use gradstep::{Lion, LionConfig, Optimizer};
+///
+/// let opt = Lion::from_config(LionConfig { lr: 0.1, weight_decay: 0.0, ..Default::default() })?;
+/// let mut x = [1.0_f64, 1.0];
+/// let mut state = opt.init(2);
+/// opt.step(&mut x, &[1e-3, -50.0], &mut state)?;
+/// assert_eq!(x, [0.9, 1.1]);
+/// # Ok::<(), gradstep::Error>(())
+/// ```
+///
+/// # References
+/// Chen et al. (2023), *Symbolic Discovery of Optimization Algorithms*, NeurIPS,
+/// <https://arxiv.org/abs/2302.06675>.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LionConfig", into = "LionConfig")]
+pub struct Lion {
+    config: LionConfig,
+}
+
+/// State of [`Lion`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LionState<T> {
+    /// Number of steps taken.
+    pub step: u64,
+    /// Momentum $m$.
+    pub exp_avg: Vec<T>,
+}
+
+impl Lion {
+    /// Lion with learning rate `lr` and optax's other defaults.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
+    pub fn new(lr: f64) -> Result<Self> {
+        Self::from_config(LionConfig { lr, ..LionConfig::default() })
+    }
+
+    /// Lion with every hyperparameter given.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr` or `weight_decay` is negative or a β is
+    /// outside [0, 1).
+    pub fn from_config(config: LionConfig) -> Result<Self> {
+        check_non_negative("lr", config.lr)?;
+        check_unit_interval("betas.0", config.betas.0)?;
+        check_unit_interval("betas.1", config.betas.1)?;
+        check_non_negative("weight_decay", config.weight_decay)?;
+        Ok(Self { config })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &LionConfig {
+        &self.config
+    }
+
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut LionState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        let n = params.len();
+        check_len("gradient", n, grads.len())?;
+        check_len("exp_avg", n, state.exp_avg.len())?;
+        let c = &self.config;
+        let (b1, b2) = c.betas;
+        let (beta1, one_minus_b1, beta2, one_minus_b2) =
+            (T::of(b1), T::of(1.0 - b1), T::of(b2), T::of(1.0 - b2));
+        let (neg_lr, wd, maximize) = (T::of(-c.lr), T::of(c.weight_decay), c.maximize);
+        for_each_chunk(
+            threads,
+            params,
+            grads,
+            [&mut state.exp_avg[..]],
+            #[inline(always)]
+            |p, g, [m]| {
+                for ((x, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                    let g = if maximize { -g } else { g };
+                    let u = sign(one_minus_b1 * g + beta1 * *m) + wd * *x;
+                    *m = one_minus_b2 * g + beta2 * *m;
+                    *x += neg_lr * u;
+                }
+            },
+        );
+        state.step += 1;
+        Ok(())
+    }
+}
+
+impl<T: Float> Optimizer<T> for Lion {
+    type State = LionState<T>;
+
+    fn init(&self, len: usize) -> LionState<T> {
+        LionState { step: 0, exp_avg: vec![T::zero(); len] }
+    }
+
+    fn step(&self, params: &mut [T], grads: &[T], state: &mut LionState<T>) -> Result<()> {
+        self.run(params, grads, state, 1)
+    }
+
+    fn step_parallel(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut LionState<T>,
+        threads: usize,
+    ) -> Result<()> {
+        self.run(params, grads, state, threads)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
+
+super::validated_serde!(Lion, LionConfig);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_gradient_with_no_momentum_moves_only_by_the_decay() {
+        let opt = Lion::from_config(LionConfig { lr: 0.5, weight_decay: 0.1, ..Default::default() }).unwrap();
+        let mut x = [2.0_f64];
+        let mut s = opt.init(1);
+        opt.step(&mut x, &[0.0], &mut s).unwrap();
+        assert_eq!(x[0], 2.0 - 0.5 * 0.1 * 2.0);
+    }
+}

@@ -1,0 +1,193 @@
+//! Golden tests: replay every fixture in `tests/fixtures/*.json` and compare the trajectory
+//! with the one PyTorch or optax produced (`tools/gen_fixtures.py` writes them).
+//!
+//! Format: `{"name", "reference", "optimizer", "hyper", "problem": {"A", "b"}, "x0",
+//! "trajectory", "rtol"}` on f(x) = ½xᵀAx − bᵀx. An unknown optimizer or hyperparameter, a
+//! malformed file, or a trajectory entry off by more than `rtol` (relative to the largest
+//! |x| of that step) fails the test and names the fixture. An optional `"dtype": "float32"`
+//! replays the run in `f32`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::{Visit, gradient, mat_f64, vec_f64, with_optimizers};
+use gradstep::*;
+use serde_json::Value;
+
+struct Fixture {
+    name: String,
+    a: Vec<Vec<f64>>,
+    b: Vec<f64>,
+    x0: Vec<f64>,
+    trajectory: Vec<Vec<f64>>,
+    rtol: f64,
+    /// "float64" (default) or "float32".
+    dtype: String,
+}
+
+/// Runs `opt` over the fixture's problem in the fixture's element type and returns the
+/// largest relative error.
+fn replay<O: Optimizer<f64> + Optimizer<f32>>(opt: O, f: &Fixture) -> f64 {
+    match f.dtype.as_str() {
+        "float64" => replay_as::<f64, O>(&opt, f),
+        "float32" => replay_as::<f32, O>(&opt, f),
+        other => panic!("{}: unknown dtype {other:?}", f.name),
+    }
+}
+
+fn replay_as<T: Float, O: Optimizer<T>>(opt: &O, f: &Fixture) -> f64 {
+    let mut x: Vec<T> = f.x0.iter().map(|&v| T::of(v)).collect();
+    let (mut x64, mut g64) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+    let mut g = vec![T::zero(); x.len()];
+    let mut state = opt.init(x.len());
+    let mut worst = 0.0_f64;
+    for (t, expected) in f.trajectory.iter().enumerate() {
+        // The gradient is formed in f64 and rounded once to T, as the generator does.
+        for (a, b) in x64.iter_mut().zip(&x) {
+            *a = b.to_f64_lossless();
+        }
+        gradient(&f.a, &f.b, &x64, &mut g64);
+        for (a, b) in g.iter_mut().zip(&g64) {
+            *a = T::of(*b);
+        }
+        opt.step(&mut x, &g, &mut state).unwrap_or_else(|e| panic!("{}: step {} failed: {e}", f.name, t + 1));
+        assert_eq!(expected.len(), x.len(), "{}: step {} has the wrong length", f.name, t + 1);
+        let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+        for (i, (got, &want)) in x.iter().map(|v| v.to_f64_lossless()).zip(expected).enumerate() {
+            let rel = (got - want).abs() / scale;
+            assert!(
+                rel <= f.rtol,
+                "{}: step {}, x[{i}] = {got:e}, reference {want:e} (relative error {rel:e} > rtol {:e})",
+                f.name,
+                t + 1,
+                f.rtol
+            );
+            worst = worst.max(rel);
+        }
+    }
+    worst
+}
+
+fn run_fixture(path: &Path) -> (String, f64) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
+    let name = doc["name"].as_str().unwrap_or_else(|| panic!("{}: no `name`", path.display())).to_owned();
+    let field = |k: &str| doc.get(k).unwrap_or_else(|| panic!("{name}: no `{k}`"));
+    let problem = field("problem");
+    let f = Fixture {
+        a: mat_f64(&problem["A"], "problem.A", &name),
+        b: vec_f64(&problem["b"], "problem.b", &name),
+        x0: vec_f64(field("x0"), "x0", &name),
+        trajectory: mat_f64(field("trajectory"), "trajectory", &name),
+        rtol: field("rtol").as_f64().unwrap_or_else(|| panic!("{name}: `rtol` is not a number")),
+        dtype: match doc.get("dtype") {
+            None => "float64".to_owned(),
+            Some(v) => v.as_str().unwrap_or_else(|| panic!("{name}: `dtype` is not a string")).to_owned(),
+        },
+        name: name.clone(),
+    };
+    assert!(!f.trajectory.is_empty(), "{name}: empty trajectory");
+    assert!(f.a.len() == f.x0.len() && f.b.len() == f.x0.len(), "{name}: A, b and x0 disagree in size");
+    let optimizer =
+        field("optimizer").as_str().unwrap_or_else(|| panic!("{name}: `optimizer` is not a string"));
+    let hyper = field("hyper").as_object().unwrap_or_else(|| panic!("{name}: `hyper` is not an object"));
+    struct Replay<'a>(&'a Fixture);
+    impl Visit for Replay<'_> {
+        type Out = f64;
+        fn visit<O: Optimizer<f64> + Optimizer<f32> + Clone>(self, opts: Vec<O>) -> f64 {
+            let opt = opts.into_iter().next().expect("one optimizer");
+            replay(opt, self.0)
+        }
+    }
+    let worst = with_optimizers(&name, optimizer, &[hyper], Replay(&f));
+    (name, worst)
+}
+
+fn fixture_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("readable fixtures folder").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_fixture_matches_its_reference_trajectory() {
+    let files = fixture_files();
+    assert!(!files.is_empty(), "no fixtures found");
+    // The largest relative error seen, per element type.
+    let mut worst: std::collections::BTreeMap<String, (String, f64)> = Default::default();
+    let mut optimizers = BTreeSet::new();
+    for path in &files {
+        let (name, err) = run_fixture(path);
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        optimizers.insert(doc["optimizer"].as_str().unwrap().to_owned());
+        let dtype = doc.get("dtype").and_then(Value::as_str).unwrap_or("float64").to_owned();
+        let w = worst.entry(dtype).or_insert((String::new(), 0.0));
+        if err >= w.1 {
+            *w = (name, err);
+        }
+    }
+    println!("{} fixtures passed", files.len());
+    for (dtype, (name, err)) in &worst {
+        println!("  {dtype}: largest relative error {err:e} ({name})");
+    }
+    // Every optimizer of the format is covered by at least one fixture.
+    for o in
+        ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam", "adamax", "yogi", "lion"]
+    {
+        assert!(optimizers.contains(o), "no fixture for {o}");
+    }
+}
+
+fn write_temp_fixture(tag: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradstep-golden-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("f.json");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const BASE: &str = r#"{"name": "t", "reference": "hand", "optimizer": "sgd", "hyper": {"lr": 0.5},
+  "problem": {"A": [[1.0]], "b": [0.0]}, "x0": [1.0], "trajectory": [[0.5], [0.25]], "rtol": 1e-12}"#;
+
+#[test]
+fn a_hand_made_fixture_passes() {
+    // x ← x − 0.5·x halves x each step.
+    let (_, err) = run_fixture(&write_temp_fixture("ok", BASE));
+    assert_eq!(err, 0.0);
+}
+
+#[test]
+#[should_panic(expected = "unknown optimizer \"adamq\"")]
+fn an_unknown_optimizer_fails_loudly() {
+    run_fixture(&write_temp_fixture("opt", &BASE.replace("\"sgd\"", "\"adamq\"")));
+}
+
+#[test]
+#[should_panic(expected = "unknown hyperparameter(s) [\"momentun\"]")]
+fn an_unknown_hyperparameter_fails_loudly() {
+    run_fixture(&write_temp_fixture(
+        "hyp",
+        &BASE.replace("{\"lr\": 0.5}", "{\"lr\": 0.5, \"momentun\": 0.9}"),
+    ));
+}
+
+#[test]
+#[should_panic(expected = "unknown dtype \"float16\"")]
+fn an_unknown_dtype_fails_loudly() {
+    run_fixture(&write_temp_fixture("dtype", &BASE.replace("\"rtol\"", "\"dtype\": \"float16\", \"rtol\"")));
+}
+
+#[test]
+#[should_panic(expected = "relative error")]
+fn a_trajectory_off_by_more_than_rtol_fails() {
+    run_fixture(&write_temp_fixture("traj", &BASE.replace("[0.25]", "[0.2500001]")));
+}
