@@ -95,6 +95,47 @@ impl Figure {
         Ok(Self { svg })
     }
 
+    /// Several figures side by side as one, like a row of subplots; the row is as tall as the
+    /// tallest figure.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::Figure;
+    /// use gradstep_lab::plot::schedule_curves;
+    ///
+    /// let a = schedule_curves(&[("a", &[1.0, 0.5])])?;
+    /// let b = schedule_curves(&[("b", &[0.2, 0.1])])?;
+    /// let row = Figure::row(&[a.clone(), b]);
+    /// assert_eq!(row.size(), (2.0 * a.size().0, a.size().1));
+    /// # Ok::<(), gradstep_lab::PlotError>(())
+    /// ```
+    pub fn row(figures: &[Figure]) -> Figure {
+        let (mut width, mut height, mut body) = (0.0_f64, 0.0_f64, String::new());
+        for fig in figures {
+            let (w, h) = fig.size();
+            // A nested <svg> is a viewport of its own: placing it is all a row needs.
+            body.push_str(&fig.svg.replacen("<svg", &format!("<svg x=\"{width}\""), 1));
+            width += w;
+            height = height.max(h);
+        }
+        Self::from_svg(format!(
+            "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
+             xmlns=\"http://www.w3.org/2000/svg\">\n{body}\n</svg>"
+        ))
+    }
+
+    /// Width and height in pixels, as the SVG document declares them.
+    pub fn size(&self) -> (f64, f64) {
+        let root = self.svg.split('>').next().unwrap_or_default();
+        let attribute = |key: &str| {
+            root.split(&format!(" {key}=\""))
+                .nth(1)
+                .and_then(|v| v.split('"').next()?.parse().ok())
+                .unwrap_or(0.0)
+        };
+        (attribute("width"), attribute("height"))
+    }
+
     /// The SVG document.
     pub fn svg(&self) -> &str {
         &self.svg
