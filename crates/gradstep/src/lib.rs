@@ -14,7 +14,8 @@
 //!   skips (and counts) steps whose gradient is not finite.
 //! - [`classical`]: Newton's method (full Hessian or diagonal preconditioner), line searches
 //!   (bisection, Armijo backtracking, strong Wolfe), nonlinear conjugate gradient
-//!   (Fletcher–Reeves, Polak–Ribière+, Hestenes–Stiefel) and L-BFGS.
+//!   (Fletcher–Reeves, Polak–Ribière+, Hestenes–Stiefel) and L-BFGS (Nocedal and Wright's,
+//!   and PyTorch's `torch.optim.LBFGS` step for step).
 //!
 //! Every optimizer works on flat `&mut [T]` buffers and on ndarray arrays
 //! ([`Optimizer::step_array`]), for `T` = `f32` or `f64`. Hyperparameters are checked when an
@@ -32,7 +33,9 @@
 //! something ([`EpsPlacement`] for Adagrad and RMSprop, [`AmsgradMax`], [`NadamVariant`]).
 //! Yogi and Lion, which PyTorch lacks, follow optax. The crate's tests replay trajectories
 //! recorded from PyTorch 2.15 and optax 0.2.8 (`tests/fixtures*/`, written by the scripts in
-//! `tools/`) and agree to a few parts in 10¹⁵ in `f64` (to an `f32` ulp in `f32`).
+//! `tools/`) and agree to a few parts in 10¹⁵ in `f64` (to an `f32` ulp in `f32`); the classical
+//! methods are checked against `torch.optim.LBFGS`, scipy's conjugate gradient and Newton's
+//! closed form (`tests/fixtures-classical/`).
 //!
 //! ## Example
 //!

@@ -10,9 +10,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Visit, gradient, mat_f64, vec_f64, with_optimizers};
+use common::{
+    Visit, fixture_files, gradient, mat_f64, step_error, vec_f64, with_optimizers, write_temp_fixture,
+};
 use gradstep::*;
 use serde_json::Value;
 
@@ -53,19 +55,8 @@ fn replay_as<T: Float, O: Optimizer<T>>(opt: &O, f: &Fixture) -> f64 {
             *a = T::of(*b);
         }
         opt.step(&mut x, &g, &mut state).unwrap_or_else(|e| panic!("{}: step {} failed: {e}", f.name, t + 1));
-        assert_eq!(expected.len(), x.len(), "{}: step {} has the wrong length", f.name, t + 1);
-        let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
-        for (i, (got, &want)) in x.iter().map(|v| v.to_f64_lossless()).zip(expected).enumerate() {
-            let rel = (got - want).abs() / scale;
-            assert!(
-                rel <= f.rtol,
-                "{}: step {}, x[{i}] = {got:e}, reference {want:e} (relative error {rel:e} > rtol {:e})",
-                f.name,
-                t + 1,
-                f.rtol
-            );
-            worst = worst.max(rel);
-        }
+        let got: Vec<f64> = x.iter().map(|v| v.to_f64_lossless()).collect();
+        worst = worst.max(step_error(&f.name, t + 1, &got, expected, f.rtol));
     }
     worst
 }
@@ -106,20 +97,9 @@ fn run_fixture(path: &Path) -> (String, f64) {
     (name, worst)
 }
 
-fn fixture_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("readable fixtures folder").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn every_fixture_matches_its_reference_trajectory() {
-    let files = fixture_files();
+    let files = fixture_files("fixtures");
     assert!(!files.is_empty(), "no fixtures found");
     // The largest relative error seen, per element type.
     let mut worst: std::collections::BTreeMap<String, (String, f64)> = Default::default();
@@ -147,34 +127,27 @@ fn every_fixture_matches_its_reference_trajectory() {
     }
 }
 
-fn write_temp_fixture(tag: &str, body: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradstep-golden-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("f.json");
-    std::fs::write(&p, body).unwrap();
-    p
-}
-
 const BASE: &str = r#"{"name": "t", "reference": "hand", "optimizer": "sgd", "hyper": {"lr": 0.5},
   "problem": {"A": [[1.0]], "b": [0.0]}, "x0": [1.0], "trajectory": [[0.5], [0.25]], "rtol": 1e-12}"#;
 
 #[test]
 fn a_hand_made_fixture_passes() {
     // x ← x − 0.5·x halves x each step.
-    let (_, err) = run_fixture(&write_temp_fixture("ok", BASE));
+    let (_, err) = run_fixture(&write_temp_fixture("golden", "ok", BASE));
     assert_eq!(err, 0.0);
 }
 
 #[test]
 #[should_panic(expected = "unknown optimizer \"adamq\"")]
 fn an_unknown_optimizer_fails_loudly() {
-    run_fixture(&write_temp_fixture("opt", &BASE.replace("\"sgd\"", "\"adamq\"")));
+    run_fixture(&write_temp_fixture("golden", "opt", &BASE.replace("\"sgd\"", "\"adamq\"")));
 }
 
 #[test]
 #[should_panic(expected = "unknown hyperparameter(s) [\"momentun\"]")]
 fn an_unknown_hyperparameter_fails_loudly() {
     run_fixture(&write_temp_fixture(
+        "golden",
         "hyp",
         &BASE.replace("{\"lr\": 0.5}", "{\"lr\": 0.5, \"momentun\": 0.9}"),
     ));
@@ -183,11 +156,15 @@ fn an_unknown_hyperparameter_fails_loudly() {
 #[test]
 #[should_panic(expected = "unknown dtype \"float16\"")]
 fn an_unknown_dtype_fails_loudly() {
-    run_fixture(&write_temp_fixture("dtype", &BASE.replace("\"rtol\"", "\"dtype\": \"float16\", \"rtol\"")));
+    run_fixture(&write_temp_fixture(
+        "golden",
+        "dtype",
+        &BASE.replace("\"rtol\"", "\"dtype\": \"float16\", \"rtol\""),
+    ));
 }
 
 #[test]
 #[should_panic(expected = "relative error")]
 fn a_trajectory_off_by_more_than_rtol_fails() {
-    run_fixture(&write_temp_fixture("traj", &BASE.replace("[0.25]", "[0.2500001]")));
+    run_fixture(&write_temp_fixture("golden", "traj", &BASE.replace("[0.25]", "[0.2500001]")));
 }

@@ -65,87 +65,65 @@ fn problem() -> impl Strategy<Value = (Vec<f64>, Vec<Vec<f64>>, usize)> {
     })
 }
 
-macro_rules! resume_for_all {
-    ($x0:expr, $noise:expr, $cut:expr, $t:ty) => {{
-        let x0: Vec<$t> = $x0.iter().map(|&v| <$t>::of(v)).collect();
-        resume_is_exact(
-            &Sgd::from_config(SgdConfig { lr: 0.1, momentum: 0.9, nesterov: true, ..Default::default() })
-                .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(
-            &Sgd::from_config(SgdConfig {
+/// One configuration of every optimizer, each with its options on (momentum, Nesterov,
+/// dampening, decay, centering, AMSGrad, ...), plus a scheduled and a guarded one: the cases
+/// of the properties that must hold for all of them. `for_each_optimizer!(|opt| body)` runs
+/// `body` with `opt` bound to each in turn (they are of different types, hence a macro).
+macro_rules! for_each_optimizer {
+    (|$opt:ident| $body:expr) => {{
+        for_each_optimizer!(@each $opt, $body, [
+            Sgd::from_config(SgdConfig { lr: 0.1, momentum: 0.9, nesterov: true, ..Default::default() }),
+            Sgd::from_config(SgdConfig {
                 lr: 0.1,
                 momentum: 0.5,
                 dampening: 0.2,
                 weight_decay: 0.1,
                 ..Default::default()
-            })
-            .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(
-            &Adagrad::from_config(AdagradConfig {
+            }),
+            Adagrad::from_config(AdagradConfig {
                 lr: 0.1,
                 lr_decay: 0.01,
                 initial_accumulator_value: 0.1,
                 ..Default::default()
-            })
-            .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(
-            &RmsProp::from_config(RmsPropConfig {
+            }),
+            RmsProp::from_config(RmsPropConfig {
                 lr: 0.01,
                 centered: true,
                 momentum: 0.9,
                 ..Default::default()
-            })
-            .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(&Adadelta::new(1.0).unwrap(), &x0, $noise, $cut)?;
-        resume_is_exact(
-            &Adam::from_config(AdamConfig {
-                lr: 0.1,
-                amsgrad: true,
-                weight_decay: 0.1,
-                ..Default::default()
-            })
-            .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(&AdamW::new(0.1).unwrap(), &x0, $noise, $cut)?;
-        resume_is_exact(
-            &NAdam::from_config(NAdamConfig {
+            }),
+            Adadelta::new(1.0),
+            Adam::from_config(AdamConfig { lr: 0.1, amsgrad: true, weight_decay: 0.1, ..Default::default() }),
+            AdamW::new(0.1),
+            NAdam::from_config(NAdamConfig {
                 lr: 0.1,
                 decoupled_weight_decay: true,
                 weight_decay: 0.1,
                 ..Default::default()
-            })
-            .unwrap(),
-            &x0,
-            $noise,
-            $cut,
-        )?;
-        resume_is_exact(&RAdam::new(0.1).unwrap(), &x0, $noise, $cut)?;
-        resume_is_exact(&Adamax::new(0.1).unwrap(), &x0, $noise, $cut)?;
-        resume_is_exact(&Yogi::new(0.1).unwrap(), &x0, $noise, $cut)?;
-        resume_is_exact(&Lion::new(0.1).unwrap(), &x0, $noise, $cut)?;
-        let sched = Cosine::new(0.1, 0.001, 8).unwrap().with_warmup(3, 0.0).unwrap();
-        resume_is_exact(&Scheduled::new(Adam::new(1.0).unwrap(), sched), &x0, $noise, $cut)?;
-        resume_is_exact(&SkipNonFinite::new(Adam::new(0.1).unwrap()), &x0, $noise, $cut)?;
+            }),
+            RAdam::new(0.1),
+            Adamax::new(0.1),
+            Yogi::new(0.1),
+            Lion::new(0.1),
+            Adam::new(1.0).map(|adam| {
+                Scheduled::new(adam, Cosine::new(0.1, 0.001, 8).unwrap().with_warmup(3, 0.0).unwrap())
+            }),
+            Adam::new(0.1).map(SkipNonFinite::new),
+        ])
     }};
+    (@each $opt:ident, $body:expr, [$($built:expr),+ $(,)?]) => {{
+        $({
+            let $opt = $built.unwrap();
+            $body;
+        })+
+    }};
+}
+
+/// [`resume_is_exact`] for every optimizer, on `x0` rounded to `T`.
+fn resume_for_all<T: Float>(x0: &[f64], noise: &[Vec<f64>], cut: usize) -> Result<(), TestCaseError> {
+    let x0: Vec<T> = x0.iter().map(|&v| T::of(v)).collect();
+    for_each_optimizer!(|opt| resume_is_exact(&opt, &x0, noise, cut)?);
+    Ok(())
 }
 
 proptest! {
@@ -153,8 +131,8 @@ proptest! {
 
     #[test]
     fn resuming_from_a_checkpoint_at_any_step_is_bit_for_bit((x0, noise, cut) in problem()) {
-        resume_for_all!(x0, &noise, cut, f64);
-        resume_for_all!(x0, &noise, cut, f32);
+        resume_for_all::<f64>(&x0, &noise, cut)?;
+        resume_for_all::<f32>(&x0, &noise, cut)?;
     }
 
     #[test]
@@ -302,21 +280,7 @@ fn threads_give_the_serial_result_bit_for_bit() {
         assert_eq!(a, b);
         assert_eq!(sa, sb);
     }
-    check(Sgd::from_config(SgdConfig { lr: 0.01, momentum: 0.9, ..Default::default() }).unwrap(), &x0, &g);
-    check(Adam::from_config(AdamConfig { lr: 0.01, amsgrad: true, ..Default::default() }).unwrap(), &x0, &g);
-    check(AdamW::new(0.01).unwrap(), &x0, &g);
-    check(
-        RmsProp::from_config(RmsPropConfig { centered: true, momentum: 0.5, ..Default::default() }).unwrap(),
-        &x0,
-        &g,
-    );
-    check(Adagrad::new(0.1).unwrap(), &x0, &g);
-    check(Adadelta::new(1.0).unwrap(), &x0, &g);
-    check(NAdam::new(0.01).unwrap(), &x0, &g);
-    check(RAdam::new(0.01).unwrap(), &x0, &g);
-    check(Adamax::new(0.01).unwrap(), &x0, &g);
-    check(Yogi::new(0.01).unwrap(), &x0, &g);
-    check(Lion::new(0.01).unwrap(), &x0, &g);
+    for_each_optimizer!(|opt| check(opt, &x0, &g));
 }
 
 /// optax's alias test: every optimizer, with settings of its own, reaches the minimum of a

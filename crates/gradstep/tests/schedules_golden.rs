@@ -5,20 +5,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use common::{Params, sampled};
+use common::{Params, fixture_files, sampled};
 use serde_json::Value;
 
 #[test]
 fn every_schedule_fixture_matches_its_reference() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-schedules");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = fixture_files("fixtures-schedules");
     assert!(files.len() >= 10, "schedule fixtures missing");
     let mut worst = 0.0_f64;
     for path in &files {

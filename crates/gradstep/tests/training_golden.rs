@@ -6,9 +6,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use common::{Params, Visit, gradient, mat_f64, sampled, vec_f64, with_optimizers};
+use common::{
+    Params, Visit, fixture_files, gradient, mat_f64, sampled, step_error, vec_f64, with_optimizers,
+};
 use gradstep::clip::{clip_by_global_norm, clip_by_value};
 use gradstep::{Optimizer, ParamGroups};
 use serde_json::{Map, Value};
@@ -70,17 +71,7 @@ impl Visit for Train<'_> {
                 order.iter().map(|&i| xs[i].take().expect("tensor in one group")).collect();
             let grads: Vec<&[f64]> = order.iter().map(|&i| &g[offsets[i]..offsets[i] + c.split[i]]).collect();
             groups.step(&mut params, &grads, &mut state).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-            let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            for (i, (got, w)) in x.iter().zip(want).enumerate() {
-                let rel = (got - w).abs() / scale;
-                assert!(
-                    rel <= c.rtol,
-                    "{}: step {}, x[{i}] = {got:e}, reference {w:e} (relative error {rel:e})",
-                    c.name,
-                    t + 1
-                );
-                worst = worst.max(rel);
-            }
+            worst = worst.max(step_error(&c.name, t + 1, &x, want, c.rtol));
         }
         worst
     }
@@ -98,13 +89,7 @@ fn split_mut<'a>(mut v: &'a mut [f64], sizes: &[usize]) -> Vec<&'a mut [f64]> {
 
 #[test]
 fn every_training_fixture_matches_pytorch() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-training");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = fixture_files("fixtures-training");
     assert!(files.len() >= 8, "training fixtures missing");
     let known: BTreeSet<&str> = [
         "name",

@@ -18,6 +18,10 @@ use crate::error::check;
 /// Memory $m$ = `memory` (PyTorch's `LBFGS` calls it `history_size`, default 100; 3–20 is
 /// usual). The buffers are allocated once per call to [`Lbfgs::minimize`].
 ///
+/// This is Nocedal and Wright's algorithm, the clearer one to teach. PyTorch's
+/// `torch.optim.LBFGS` differs in its first step, its curvature test, its line search (or
+/// none) and its stopping rules; [`super::LbfgsTorch`] follows it exactly.
+///
 /// ```
 /// use gradstep::classical::{Lbfgs, Quadratic, Stop};
 ///

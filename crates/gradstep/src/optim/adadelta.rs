@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
 use super::kernels::{GradPrep, ema_square};
 use super::parallel::for_each_chunk;
 use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
@@ -84,14 +83,6 @@ pub struct AdadeltaState<T> {
 }
 
 impl Adadelta {
-    /// Adadelta with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdadeltaConfig { lr, ..AdadeltaConfig::default() })
-    }
-
     /// Adadelta with every hyperparameter given.
     ///
     /// # Errors
@@ -105,9 +96,8 @@ impl Adadelta {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdadeltaConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> AdadeltaState<T> {
+        AdadeltaState { step: 0, square_avg: vec![T::zero(); len], acc_delta: vec![T::zero(); len] }
     }
 
     fn run<T: Float>(
@@ -147,43 +137,15 @@ impl Adadelta {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adadelta {
-    type State = AdadeltaState<T>;
-
-    fn init(&self, len: usize) -> AdadeltaState<T> {
-        AdadeltaState { step: 0, square_avg: vec![T::zero(); len], acc_delta: vec![T::zero(); len] }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdadeltaState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdadeltaState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Adadelta with learning rate `lr` and PyTorch's other defaults.
+    Adadelta(AdadeltaConfig) -> AdadeltaState
 }
-
-super::validated_serde!(Adadelta, AdadeltaConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn rejects_rho_of_one() {

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::EpsPlacement;
 use super::parallel::for_each_chunk;
-use super::{EpsPlacement, Optimizer};
 use crate::error::{check_len, check_non_negative, check_positive};
 use crate::{Float, Result};
 
@@ -91,14 +91,6 @@ pub struct AdagradState<T> {
 }
 
 impl Adagrad {
-    /// Adagrad with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdagradConfig { lr, ..AdagradConfig::default() })
-    }
-
     /// Adagrad with every hyperparameter given.
     ///
     /// # Errors
@@ -113,9 +105,8 @@ impl Adagrad {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdagradConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> AdagradState<T> {
+        AdagradState { step: 0, sum: vec![T::of(self.config.initial_accumulator_value); len] }
     }
 
     fn run<T: Float>(
@@ -166,43 +157,15 @@ impl Adagrad {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adagrad {
-    type State = AdagradState<T>;
-
-    fn init(&self, len: usize) -> AdagradState<T> {
-        AdagradState { step: 0, sum: vec![T::of(self.config.initial_accumulator_value); len] }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdagradState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdagradState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Adagrad with learning rate `lr` and PyTorch's other defaults.
+    Adagrad(AdagradConfig) -> AdagradState
 }
-
-super::validated_serde!(Adagrad, AdagradConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn lr_decay_divides_the_step() {

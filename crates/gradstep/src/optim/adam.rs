@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
+use super::check_adam_family;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
+use crate::error::check_len;
 use crate::{Float, Result};
 
 /// Which second moment AMSGrad keeps the running maximum of.
@@ -122,31 +122,24 @@ pub struct AdamState<T> {
 }
 
 impl Adam {
-    /// Adam with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdamConfig { lr, ..AdamConfig::default() })
-    }
-
     /// Adam with every hyperparameter given.
     ///
     /// # Errors
     /// [`crate::Error::Hyperparameter`] if `lr` or `weight_decay` is negative, a β is outside
     /// [0, 1), or `eps` is not > 0.
     pub fn from_config(config: AdamConfig) -> Result<Self> {
-        check_non_negative("lr", config.lr)?;
-        check_unit_interval("betas.0", config.betas.0)?;
-        check_unit_interval("betas.1", config.betas.1)?;
-        check_positive("eps", config.eps)?;
-        check_non_negative("weight_decay", config.weight_decay)?;
+        check_adam_family(config.lr, config.betas, Some(config.eps), Some(config.weight_decay))?;
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> AdamState<T> {
+        let max_len = if self.config.amsgrad { len } else { 0 };
+        AdamState {
+            step: 0,
+            exp_avg: vec![T::zero(); len],
+            exp_avg_sq: vec![T::zero(); len],
+            max_exp_avg_sq: vec![T::zero(); max_len],
+        }
     }
 
     fn run<T: Float>(
@@ -223,42 +216,9 @@ impl Adam {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adam {
-    type State = AdamState<T>;
-
-    fn init(&self, len: usize) -> AdamState<T> {
-        let max_len = if self.config.amsgrad { len } else { 0 };
-        AdamState {
-            step: 0,
-            exp_avg: vec![T::zero(); len],
-            exp_avg_sq: vec![T::zero(); len],
-            max_exp_avg_sq: vec![T::zero(); max_len],
-        }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdamState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdamState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Adam with learning rate `lr` and PyTorch's other defaults.
+    Adam(AdamConfig) -> AdamState
 }
 
 /// Hyperparameters of [`AdamW`]; names and defaults follow `torch.optim.AdamW`.
@@ -349,37 +309,7 @@ impl AdamW {
     }
 }
 
-impl<T: Float> Optimizer<T> for AdamW {
-    type State = AdamState<T>;
-
-    fn init(&self, len: usize) -> AdamState<T> {
-        Optimizer::<T>::init(&self.adam, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdamState<T>) -> Result<()> {
-        self.adam.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdamState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.adam.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.adam.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        Optimizer::<T>::set_learning_rate(&mut self.adam, lr)
-    }
-}
-
-super::validated_serde!(Adam, AdamConfig);
+super::optimizer_methods!(AdamW -> AdamState, via adam);
 
 impl TryFrom<AdamWConfig> for AdamW {
     type Error = crate::Error;
@@ -406,6 +336,7 @@ impl From<AdamW> for AdamWConfig {
 mod tests {
     use super::*;
     use crate::Error;
+    use crate::Optimizer;
 
     #[test]
     fn first_step_moves_every_coordinate_by_about_lr() {

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
+use super::check_adam_family;
 use super::kernels::sign;
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_unit_interval};
+use crate::error::check_len;
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Lion`]; names follow the rest of the crate, defaults follow
@@ -78,30 +78,18 @@ pub struct LionState<T> {
 }
 
 impl Lion {
-    /// Lion with learning rate `lr` and optax's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(LionConfig { lr, ..LionConfig::default() })
-    }
-
     /// Lion with every hyperparameter given.
     ///
     /// # Errors
     /// [`crate::Error::Hyperparameter`] if `lr` or `weight_decay` is negative or a β is
     /// outside [0, 1).
     pub fn from_config(config: LionConfig) -> Result<Self> {
-        check_non_negative("lr", config.lr)?;
-        check_unit_interval("betas.0", config.betas.0)?;
-        check_unit_interval("betas.1", config.betas.1)?;
-        check_non_negative("weight_decay", config.weight_decay)?;
+        check_adam_family(config.lr, config.betas, None, Some(config.weight_decay))?;
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &LionConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> LionState<T> {
+        LionState { step: 0, exp_avg: vec![T::zero(); len] }
     }
 
     fn run<T: Float>(
@@ -139,43 +127,15 @@ impl Lion {
     }
 }
 
-impl<T: Float> Optimizer<T> for Lion {
-    type State = LionState<T>;
-
-    fn init(&self, len: usize) -> LionState<T> {
-        LionState { step: 0, exp_avg: vec![T::zero(); len] }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut LionState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut LionState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Lion with learning rate `lr` and optax's other defaults.
+    Lion(LionConfig) -> LionState
 }
-
-super::validated_serde!(Lion, LionConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn a_zero_gradient_with_no_momentum_moves_only_by_the_decay() {

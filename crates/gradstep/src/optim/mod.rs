@@ -43,6 +43,99 @@ macro_rules! validated_serde {
 }
 pub(crate) use validated_serde;
 
+/// What every optimizer has and no optimizer does differently: `new(lr)` (the config's
+/// defaults with this learning rate), `config()`, serde through the config
+/// ([`validated_serde!`]), and the [`Optimizer`] methods that only delegate: `init` to the
+/// algorithm's own `init_state`, `step` and `step_parallel` to its own `run` (with one thread,
+/// or `threads`), and the learning rate read from and written to the config, after the check
+/// every `from_config` makes. Each file keeps what is its own: `from_config` (its checks),
+/// `init_state` (its state) and `run` (its update rule).
+///
+/// `optimizer_methods! { Name(NameConfig) -> NameState }`, with the first line of `new`'s
+/// documentation as a doc comment before `Name`, writes all of it;
+/// `optimizer_methods!(Name -> NameState, via inner)` only the trait, for an optimizer that is
+/// another one with a config of its own (AdamW is an Adam).
+macro_rules! optimizer_methods {
+    ($(#[$new_doc:meta])* $opt:ident($config:ident) -> $state:ident) => {
+        impl $opt {
+            $(#[$new_doc])*
+            ///
+            /// # Errors
+            /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
+            pub fn new(lr: f64) -> $crate::Result<Self> {
+                Self::from_config($config { lr, ..$config::default() })
+            }
+
+            /// The hyperparameters.
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+        }
+
+        $crate::optim::optimizer_methods!(@trait $opt, $state, []);
+        $crate::optim::validated_serde!($opt, $config);
+    };
+    ($opt:ident -> $state:ident, via $inner:ident) => {
+        $crate::optim::optimizer_methods!(@trait $opt, $state, [$inner]);
+    };
+    (@trait $opt:ident, $state:ident, [$($inner:ident)?]) => {
+        impl<T: $crate::Float> $crate::optim::Optimizer<T> for $opt {
+            type State = $state<T>;
+
+            fn init(&self, len: usize) -> $state<T> {
+                self$(.$inner)?.init_state(len)
+            }
+
+            fn step(&self, params: &mut [T], grads: &[T], state: &mut $state<T>) -> $crate::Result<()> {
+                self$(.$inner)?.run(params, grads, state, 1)
+            }
+
+            fn step_parallel(
+                &self,
+                params: &mut [T],
+                grads: &[T],
+                state: &mut $state<T>,
+                threads: usize,
+            ) -> $crate::Result<()> {
+                self$(.$inner)?.run(params, grads, state, threads)
+            }
+
+            fn learning_rate(&self) -> f64 {
+                self$(.$inner)?.config.lr
+            }
+
+            fn set_learning_rate(&mut self, lr: f64) -> $crate::Result<()> {
+                $crate::error::check_non_negative("lr", lr)?;
+                self$(.$inner)?.config.lr = lr;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use optimizer_methods;
+
+/// The checks the Adam family's configs share, in this order (so the first bad value is the
+/// one reported): `lr` finite and >= 0, `betas.0` and `betas.1` in [0, 1), then `eps` finite
+/// and > 0 and `weight_decay` finite and >= 0 for the optimizers that have them (Lion has no
+/// ε, Yogi no weight decay).
+pub(crate) fn check_adam_family(
+    lr: f64,
+    betas: (f64, f64),
+    eps: Option<f64>,
+    weight_decay: Option<f64>,
+) -> Result<()> {
+    check_non_negative("lr", lr)?;
+    check_unit_interval("betas.0", betas.0)?;
+    check_unit_interval("betas.1", betas.1)?;
+    if let Some(eps) = eps {
+        check_positive("eps", eps)?;
+    }
+    if let Some(weight_decay) = weight_decay {
+        check_non_negative("weight_decay", weight_decay)?;
+    }
+    Ok(())
+}
+
 mod adadelta;
 mod adagrad;
 mod adam;
@@ -83,6 +176,7 @@ pub enum EpsPlacement {
 use ndarray::{ArrayBase, Data, DataMut, Dimension};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::error::{check_non_negative, check_positive, check_unit_interval};
 use crate::{Error, Float, Result};
 
 /// A first-order update rule over flat parameter buffers.

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
+use super::check_adam_family;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
+use crate::error::{check_len, check_non_negative};
 use crate::{Float, Result};
 
 /// Which form of NAdam to run.
@@ -116,32 +116,24 @@ pub struct NAdamState<T> {
 }
 
 impl NAdam {
-    /// NAdam with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(NAdamConfig { lr, ..NAdamConfig::default() })
-    }
-
     /// NAdam with every hyperparameter given.
     ///
     /// # Errors
     /// [`crate::Error::Hyperparameter`] if `lr`, `weight_decay` or `momentum_decay` is
     /// negative, a β is outside [0, 1), or `eps` is not > 0.
     pub fn from_config(config: NAdamConfig) -> Result<Self> {
-        check_non_negative("lr", config.lr)?;
-        check_unit_interval("betas.0", config.betas.0)?;
-        check_unit_interval("betas.1", config.betas.1)?;
-        check_positive("eps", config.eps)?;
-        check_non_negative("weight_decay", config.weight_decay)?;
+        check_adam_family(config.lr, config.betas, Some(config.eps), Some(config.weight_decay))?;
         check_non_negative("momentum_decay", config.momentum_decay)?;
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &NAdamConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> NAdamState<T> {
+        NAdamState {
+            step: 0,
+            mu_product: 1.0,
+            exp_avg: vec![T::zero(); len],
+            exp_avg_sq: vec![T::zero(); len],
+        }
     }
 
     fn run<T: Float>(
@@ -206,48 +198,15 @@ impl NAdam {
     }
 }
 
-impl<T: Float> Optimizer<T> for NAdam {
-    type State = NAdamState<T>;
-
-    fn init(&self, len: usize) -> NAdamState<T> {
-        NAdamState {
-            step: 0,
-            mu_product: 1.0,
-            exp_avg: vec![T::zero(); len],
-            exp_avg_sq: vec![T::zero(); len],
-        }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut NAdamState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut NAdamState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// NAdam with learning rate `lr` and PyTorch's other defaults.
+    NAdam(NAdamConfig) -> NAdamState
 }
-
-super::validated_serde!(NAdam, NAdamConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn the_momentum_product_follows_the_schedule() {

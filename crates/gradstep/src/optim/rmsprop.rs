@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::EpsPlacement;
 use super::kernels::{GradPrep, Lerp, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use super::{EpsPlacement, Optimizer};
 use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
 use crate::{Float, Result};
 
@@ -102,14 +102,6 @@ pub struct RmsPropState<T> {
 }
 
 impl RmsProp {
-    /// RMSprop with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(RmsPropConfig { lr, ..RmsPropConfig::default() })
-    }
-
     /// RMSprop with every hyperparameter given.
     ///
     /// # Errors
@@ -124,9 +116,14 @@ impl RmsProp {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &RmsPropConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> RmsPropState<T> {
+        let c = &self.config;
+        RmsPropState {
+            step: 0,
+            square_avg: vec![T::zero(); len],
+            grad_avg: vec![T::zero(); if c.centered { len } else { 0 }],
+            momentum_buffer: vec![T::zero(); if c.momentum > 0.0 { len } else { 0 }],
+        }
     }
 
     fn run<T: Float>(
@@ -225,49 +222,15 @@ impl<T: Float> Kernel<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for RmsProp {
-    type State = RmsPropState<T>;
-
-    fn init(&self, len: usize) -> RmsPropState<T> {
-        let c = &self.config;
-        RmsPropState {
-            step: 0,
-            square_avg: vec![T::zero(); len],
-            grad_avg: vec![T::zero(); if c.centered { len } else { 0 }],
-            momentum_buffer: vec![T::zero(); if c.momentum > 0.0 { len } else { 0 }],
-        }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut RmsPropState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut RmsPropState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// RMSprop with learning rate `lr` and PyTorch's other defaults.
+    RmsProp(RmsPropConfig) -> RmsPropState
 }
-
-super::validated_serde!(RmsProp, RmsPropConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn centered_divides_by_the_standard_deviation() {

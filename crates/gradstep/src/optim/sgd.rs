@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
 use super::kernels::GradPrep;
 use super::parallel::for_each_chunk;
 use crate::error::{check_len, check_non_negative, check_unit_interval};
@@ -80,14 +79,6 @@ pub struct SgdState<T> {
 }
 
 impl Sgd {
-    /// Plain gradient descent with learning rate `lr`.
-    ///
-    /// # Errors
-    /// [`Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(SgdConfig { lr, ..SgdConfig::default() })
-    }
-
     /// SGD with every hyperparameter given.
     ///
     /// # Errors
@@ -108,9 +99,9 @@ impl Sgd {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &SgdConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> SgdState<T> {
+        let buffer_len = if self.config.momentum != 0.0 { len } else { 0 };
+        SgdState { step: 0, momentum_buffer: vec![T::zero(); buffer_len] }
     }
 
     fn run<T: Float>(
@@ -195,44 +186,15 @@ impl Sgd {
     }
 }
 
-impl<T: Float> Optimizer<T> for Sgd {
-    type State = SgdState<T>;
-
-    fn init(&self, len: usize) -> SgdState<T> {
-        let buffer_len = if self.config.momentum != 0.0 { len } else { 0 };
-        SgdState { step: 0, momentum_buffer: vec![T::zero(); buffer_len] }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut SgdState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut SgdState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Plain gradient descent with learning rate `lr`.
+    Sgd(SgdConfig) -> SgdState
 }
-
-super::validated_serde!(Sgd, SgdConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn gradient_descent_on_a_parabola_matches_the_closed_form() {

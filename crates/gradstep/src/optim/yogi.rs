@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Optimizer;
+use super::check_adam_family;
 use super::kernels::{bias_correction, sign};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
+use crate::error::{check_len, check_non_negative};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Yogi`]; names follow the rest of the crate, defaults follow
@@ -86,31 +86,20 @@ pub struct YogiState<T> {
 }
 
 impl Yogi {
-    /// Yogi with learning rate `lr` and optax's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(YogiConfig { lr, ..YogiConfig::default() })
-    }
-
     /// Yogi with every hyperparameter given.
     ///
     /// # Errors
     /// [`crate::Error::Hyperparameter`] if `lr` or `initial_accumulator_value` is negative, a
     /// β is outside [0, 1), or `eps` is not > 0.
     pub fn from_config(config: YogiConfig) -> Result<Self> {
-        check_non_negative("lr", config.lr)?;
-        check_unit_interval("betas.0", config.betas.0)?;
-        check_unit_interval("betas.1", config.betas.1)?;
-        check_positive("eps", config.eps)?;
+        check_adam_family(config.lr, config.betas, Some(config.eps), None)?;
         check_non_negative("initial_accumulator_value", config.initial_accumulator_value)?;
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &YogiConfig {
-        &self.config
+    fn init_state<T: Float>(&self, len: usize) -> YogiState<T> {
+        let v0 = T::of(self.config.initial_accumulator_value);
+        YogiState { step: 0, exp_avg: vec![v0; len], exp_avg_sq: vec![v0; len] }
     }
 
     fn run<T: Float>(
@@ -154,44 +143,15 @@ impl Yogi {
     }
 }
 
-impl<T: Float> Optimizer<T> for Yogi {
-    type State = YogiState<T>;
-
-    fn init(&self, len: usize) -> YogiState<T> {
-        let v0 = T::of(self.config.initial_accumulator_value);
-        YogiState { step: 0, exp_avg: vec![v0; len], exp_avg_sq: vec![v0; len] }
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut YogiState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut YogiState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Yogi with learning rate `lr` and optax's other defaults.
+    Yogi(YogiConfig) -> YogiState
 }
-
-super::validated_serde!(Yogi, YogiConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn the_second_moment_moves_additively() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use gradstep::schedule::*;
 use gradstep::*;
@@ -62,6 +63,45 @@ impl<'a> Hyper<'a> {
         let unknown: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(k.as_str())).collect();
         assert!(unknown.is_empty(), "{}: unknown hyperparameter(s) {unknown:?}", self.fixture);
     }
+}
+
+/// The `*.json` files of `tests/<folder>`, sorted by name.
+pub fn fixture_files(folder: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(folder);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("readable fixtures folder").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes `body` to a fixture file of its own in the temporary folder, for the tests that
+/// check a bad fixture fails (`suite` and `tag` name it).
+pub fn write_temp_fixture(suite: &str, tag: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradstep-{suite}-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("f.json");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The largest error of `got` against the reference `want` of step `step` (counted from 1) of
+/// fixture `name`, relative to the largest |want|; fails, naming the entry, beyond `rtol`.
+pub fn step_error(name: &str, step: usize, got: &[f64], want: &[f64], rtol: f64) -> f64 {
+    assert_eq!(want.len(), got.len(), "{name}: step {step} has the wrong length");
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let mut worst = 0.0_f64;
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let rel = (g - w).abs() / scale;
+        assert!(
+            rel <= rtol,
+            "{name}: step {step}, x[{i}] = {g:e}, reference {w:e} (relative error {rel:e} > rtol {rtol:e})"
+        );
+        worst = worst.max(rel);
+    }
+    worst
 }
 
 pub fn vec_f64(v: &Value, what: &str, name: &str) -> Vec<f64> {

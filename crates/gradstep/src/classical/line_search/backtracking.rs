@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{LineSearch, LineSearchResult, phi, prepare};
+use super::{LineSearch, LineSearchResult, Rounding, phi, prepare};
 use crate::classical::Objective;
 use crate::error::check;
 use crate::{Error, Result};
@@ -69,7 +69,7 @@ impl LineSearch for Backtracking {
         let slope0 = prepare(x, g, d, x_new, g_new)?;
         let mut alpha = alpha0;
         for evaluations in 1..=self.max_evals {
-            let (value, _) = phi(f, x, d, alpha, x_new, g_new);
+            let (value, _) = phi(Rounding::Plain, f, x, d, alpha, x_new, g_new);
             if value <= fx + self.c1 * alpha * slope0 {
                 return Ok(LineSearchResult { alpha, value, evaluations });
             }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{LineSearch, LineSearchResult, phi, prepare};
+use super::{LineSearch, LineSearchResult, Rounding, phi, prepare};
 use crate::classical::Objective;
 use crate::error::check;
 use crate::{Error, Result};
@@ -78,7 +78,7 @@ impl LineSearch for Bisection {
                     evaluations,
                 });
             }
-            let (value, slope) = phi(f, x, d, hi, x_new, g_new);
+            let (value, slope) = phi(Rounding::Plain, f, x, d, hi, x_new, g_new);
             evaluations += 1;
             if value.is_finite() && slope.abs() <= target {
                 return Ok(LineSearchResult { alpha: hi, value, evaluations });
@@ -91,7 +91,7 @@ impl LineSearch for Bisection {
         }
         while evaluations < self.max_evals {
             let mid = 0.5 * (lo + hi);
-            let (value, slope) = phi(f, x, d, mid, x_new, g_new);
+            let (value, slope) = phi(Rounding::Plain, f, x, d, mid, x_new, g_new);
             evaluations += 1;
             if value.is_finite() && (slope.abs() <= target || hi - lo <= f64::EPSILON * hi) {
                 return Ok(LineSearchResult { alpha: mid, value, evaluations });

@@ -12,11 +12,11 @@ mod wolfe;
 
 pub use backtracking::Backtracking;
 pub use bisection::Bisection;
-pub use wolfe::StrongWolfe;
+pub use wolfe::{StrongWolfe, WolfeVariant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Objective, dot};
+use super::{Objective, dot, torch_dot};
 use crate::error::check_len;
 use crate::{Error, Result};
 
@@ -69,9 +69,21 @@ pub(crate) fn prepare(x: &[f64], g: &[f64], d: &[f64], x_new: &[f64], g_new: &[f
     Ok(slope)
 }
 
-/// $\phi(\alpha)$ and $\phi'(\alpha)$, leaving $x + \alpha d$ and its gradient in the buffers.
-/// A non-finite value is reported as $+\infty$ so that every search treats it as "too far".
+/// How a search forms $x + \alpha d$ and $\phi'(\alpha)$.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rounding {
+    /// One IEEE operation after the other, sums in order.
+    Plain,
+    /// As PyTorch on the CPU: $x + \alpha d$ with a fused multiply-add (`p.add_(d, alpha=α)`),
+    /// the slope with its `dot` ([`super::torch_dot`]).
+    PyTorch,
+}
+
+/// $\phi(\alpha)$ and $\phi'(\alpha)$, rounded as `rounding` says, leaving $x + \alpha d$ and its
+/// gradient in the buffers. A non-finite value is reported as $+\infty$ so that every search
+/// treats it as "too far".
 pub(crate) fn phi<F: Objective + ?Sized>(
+    rounding: Rounding,
     f: &F,
     x: &[f64],
     d: &[f64],
@@ -79,12 +91,23 @@ pub(crate) fn phi<F: Objective + ?Sized>(
     x_new: &mut [f64],
     g_new: &mut [f64],
 ) -> (f64, f64) {
-    for ((xn, xi), di) in x_new.iter_mut().zip(x).zip(d) {
-        *xn = xi + alpha * di;
-    }
+    step_to(rounding, x, d, alpha, x_new);
     let v = f.value_grad(x_new, g_new);
-    let slope = dot(g_new, d);
+    let slope = match rounding {
+        Rounding::Plain => dot(g_new, d),
+        Rounding::PyTorch => torch_dot(g_new, d),
+    };
     if v.is_finite() && slope.is_finite() { (v, slope) } else { (f64::INFINITY, f64::NAN) }
+}
+
+/// Writes $x + \alpha d$ into `x_new`, rounded as `rounding` says.
+pub(crate) fn step_to(rounding: Rounding, x: &[f64], d: &[f64], alpha: f64, x_new: &mut [f64]) {
+    for ((xn, xi), di) in x_new.iter_mut().zip(x).zip(d) {
+        *xn = match rounding {
+            Rounding::Plain => xi + alpha * di,
+            Rounding::PyTorch => di.mul_add(alpha, *xi),
+        };
+    }
 }
 
 #[cfg(test)]
