@@ -4,7 +4,8 @@
 //! two-dimensional ones implement [`Objective2d`] (value, gradient, Hessian); functions of any
 //! number of variables implement [`ObjectiveNd`] (every [`Objective2d`] is one too). Every
 //! derivative is written out by hand and checked against central finite differences in the
-//! tests.
+//! tests. Every objective is also a [`gradstep::classical::Objective`] (with its Hessian), so the
+//! library's Newton's method, line searches, conjugate gradient and L-BFGS take it as it is.
 //!
 //! | objective | formula | minimum | chapter |
 //! |---|---|---|---|
@@ -20,6 +21,7 @@
 //! | [`Rosenbrock`] | $(a-x_1)^2 + b(x_2-x_1^2)^2$ | 0 at $(a, a^2)$ | |
 //! | [`Quadratic`] | $\tfrac12 x^\top Q x + c^\top x$ | $-\tfrac12 c^\top Q^{-1} c$ at $-Q^{-1}c$ | momentum |
 
+mod classical;
 mod one_d;
 mod quadratic;
 mod two_d;
