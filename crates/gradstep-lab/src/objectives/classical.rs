@@ -114,7 +114,8 @@ mod tests {
     #[test]
     fn two_dimensional_objectives_work_with_lbfgs_and_newton() {
         let mut x = [-1.2, 1.0];
-        let report = Lbfgs::new(5).unwrap().minimize(&Rosenbrock::default(), &mut x, Stop::default()).unwrap();
+        let report =
+            Lbfgs::new(5).unwrap().minimize(&Rosenbrock::default(), &mut x, Stop::default()).unwrap();
         assert!(report.converged && (x[0] - 1.0).abs() < 1e-5 && (x[1] - 1.0).abs() < 1e-5);
         let newton = Newton::new(1.0).unwrap();
         let (mut y, mut state) = ([-5.0, -2.0], newton.init(2));
