@@ -60,9 +60,36 @@ impl Figure {
         Self { svg }
     }
 
+    /// Draws a figure of `size` inches on an oversampled canvas ([`Style::OVERSAMPLE`] times
+    /// the display size) and declares the display size on the root `<svg>`, keeping the
+    /// canvas-sized `viewBox`: the figure shows at its size with sub-pixel precision.
+    pub(crate) fn render(
+        size: (f64, f64),
+        draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
+    ) -> Result<Self, PlotError> {
+        let (w, h) = Style::size(size.0, size.1);
+        let k = Style::OVERSAMPLE;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (w * k, h * k)).into_drawing_area();
+            root.fill(&WHITE)?;
+            draw(&root)?;
+            root.present()?;
+        }
+        let canvas = format!("<svg width=\"{}\" height=\"{}\"", w * k, h * k);
+        if !svg.starts_with(&canvas) {
+            return Err(PlotError::Draw("unexpected SVG header from plotters".into()));
+        }
+        Ok(Self { svg: svg.replacen(&canvas, &format!("<svg width=\"{w}\" height=\"{h}\""), 1) })
+    }
+
     /// A figure of `width` × `height` inches drawn by `draw` with plotters, on a white
     /// background, for pictures the ready-made plots do not cover. Use [`super::Style`] for
     /// colours and fonts to keep the course's look.
+    ///
+    /// The drawing area is in display pixels, as plotters draws it: unlike the ready-made
+    /// plots, custom figures are not oversampled, so sizes, fonts and line widths mean what
+    /// they say.
     ///
     /// # Errors
     /// Whatever `draw` returns; [`PlotError::Draw`] if plotters fails.

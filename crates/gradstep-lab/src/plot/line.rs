@@ -1,12 +1,14 @@
 //! Line plots: the source's `plot` helper, with legends, log axes, limits and annotations.
 
-use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::VPos;
 
-use super::draw::{LegendEntry, Px, Rect, draw_arrow, draw_legend, draw_polyline, draw_text};
-use super::{Dash, Figure, PlotError, Style};
+use super::axes::{Axis, Frame, FrameSpec};
+use super::draw::{
+    LegendEntry, Place, Px, best_place, clip_polyline, draw_arrow, draw_legend, draw_polyline, draw_text, em,
+    sample_pieces, text_width,
+};
+use super::{Corner, Dash, Figure, PlotError, Style};
 use crate::objectives::Objective1d;
 
 /// One line of a [`LinePlot`]: points, and optionally a label, colour, dash and dots.
@@ -169,7 +171,8 @@ pub struct LinePlot {
     ylim: Option<(f64, f64)>,
     log_x: bool,
     log_y: bool,
-    legend_left: bool,
+    legend: Option<Corner>,
+    equal: bool,
 }
 
 impl Default for LinePlot {
@@ -191,7 +194,8 @@ impl LinePlot {
             ylim: None,
             log_x: false,
             log_y: false,
-            legend_left: false,
+            legend: None,
+            equal: false,
         }
     }
 
@@ -257,9 +261,43 @@ impl LinePlot {
         self
     }
 
-    /// Puts the legend in the upper left corner instead of the upper right.
-    pub fn legend_left(mut self) -> Self {
-        self.legend_left = true;
+    /// Puts the legend in the upper left corner; the same as `legend(Corner::UpperLeft)`.
+    pub fn legend_left(self) -> Self {
+        self.legend(Corner::UpperLeft)
+    }
+
+    /// Puts the legend in `corner`. Without this, the legend goes to the corner where it
+    /// covers the fewest data points (and annotations), preferring upper right, upper left,
+    /// lower left, lower right in this order.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::plot::{Corner, LinePlot};
+    ///
+    /// let fig = LinePlot::new().line("loss", &[0.0, 1.0], &[1.0, 0.1]).legend(Corner::LowerLeft).draw()?;
+    /// assert!(fig.svg().contains("loss"));
+    /// # Ok::<(), gradstep_lab::PlotError>(())
+    /// ```
+    pub fn legend(mut self, corner: Corner) -> Self {
+        self.legend = Some(corner);
+        self
+    }
+
+    /// Draws one unit of x as long as one unit of y (one decade on log axes), like
+    /// matplotlib's `set_aspect("equal")`: the plotting area shrinks to fit, centred in the
+    /// figure, so circles look round.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::plot::{LinePlot, Series};
+    ///
+    /// let circle = Series::function(f64::cos, 0.0, std::f64::consts::TAU);
+    /// let fig = LinePlot::new().series(circle).xlim(-1.5, 1.5).ylim(-1.5, 1.5).equal_aspect().draw()?;
+    /// assert_eq!(fig.size(), (385.0, 275.0));
+    /// # Ok::<(), gradstep_lab::PlotError>(())
+    /// ```
+    pub fn equal_aspect(mut self) -> Self {
+        self.equal = true;
         self
     }
 
@@ -314,81 +352,62 @@ impl LinePlot {
         }
         let (x0, x1) = self.range(0, self.xlim, self.log_x)?;
         let (y0, y1) = self.range(1, self.ylim, self.log_y)?;
-        let mut svg = String::new();
-        {
-            let root =
-                SVGBackend::with_string(&mut svg, Style::size(self.size.0, self.size.1)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let (mapped, rect) = match (self.log_x, self.log_y) {
-                (false, false) => self.axes(&root, x0..x1, y0..y1)?,
-                (true, false) => self.axes(&root, (x0..x1).log_scale(), y0..y1)?,
-                (false, true) => self.axes(&root, x0..x1, (y0..y1).log_scale())?,
-                (true, true) => self.axes(&root, (x0..x1).log_scale(), (y0..y1).log_scale())?,
-            };
-            let (series_px, notes_px) = mapped;
-            let mut legend = Vec::new();
+        let frame = Frame::layout(FrameSpec {
+            size: Style::size(self.size.0, self.size.1),
+            x: Axis { lo: x0, hi: x1, log: self.log_x },
+            y: Axis { lo: y0, hi: y1, log: self.log_y },
+            xlabel: &self.xlabel,
+            ylabel: &self.ylabel,
+            grid: true,
+            equal: self.equal,
+        });
+        let rect = frame.rect;
+        let map = |p: (f64, f64)| -> Option<Px> { self.usable(p).then(|| frame.map(p)) };
+        let series_px: Vec<Vec<Option<Px>>> =
+            self.series.iter().map(|s| s.points.iter().map(|&p| map(p)).collect()).collect();
+        let notes_px: Vec<(Option<Px>, Option<Px>)> =
+            self.annotations.iter().map(|a| (map(a.xy), map(a.xytext))).collect();
+        let mut legend = Vec::new();
+        for (i, s) in self.series.iter().enumerate() {
+            let (color, dash) = Style::format(i);
+            let (color, dash) = (s.color.unwrap_or(color), s.dash.unwrap_or(dash));
+            if let Some(label) = &s.label {
+                legend.push(LegendEntry { label, color, dash, markers: s.markers });
+            }
+        }
+        let place = self.legend.map(Place::from).unwrap_or_else(|| {
+            let mut points = Vec::new();
+            for px in &series_px {
+                sample_pieces(&clip_polyline(px, rect), 1.0, &mut points);
+            }
+            for (a, (_, text)) in self.annotations.iter().zip(&notes_px) {
+                if let Some((x, y)) = *text {
+                    // The text's box, sampled every couple of pixels, counts like a line.
+                    let (w, h) = (text_width(&a.text, Style::LEGEND_FONT), em(Style::LEGEND_FONT));
+                    let outline = vec![(x, y), (x + w, y), (x + w, y - h), (x, y - h), (x, y)];
+                    sample_pieces(&[outline], 1.0, &mut points);
+                }
+            }
+            best_place(&legend, rect, &points)
+        });
+        Figure::render(self.size, |root| {
+            frame.draw(root)?;
             for (i, (s, px)) in self.series.iter().zip(&series_px).enumerate() {
                 let (color, dash) = Style::format(i);
                 let (color, dash) = (s.color.unwrap_or(color), s.dash.unwrap_or(dash));
-                draw_polyline(&root, px, rect, color, dash, s.markers)?;
-                if let Some(label) = &s.label {
-                    legend.push(LegendEntry { label, color, dash, markers: s.markers });
-                }
+                draw_polyline(root, px, rect, color, dash, s.markers)?;
             }
-            for (a, (xy, text)) in self.annotations.iter().zip(notes_px) {
-                let Some(text) = text else { continue };
-                draw_text(&root, &a.text, text, Style::LEGEND_FONT, VPos::Bottom)?;
-                if let Some(to) = xy {
+            for (a, (xy, text)) in self.annotations.iter().zip(&notes_px) {
+                let Some(text) = *text else { continue };
+                draw_text(root, &a.text, text, Style::LEGEND_FONT, VPos::Bottom)?;
+                if let Some(to) = *xy {
                     // Start at the text's lower edge if the point is below it, else its top.
                     let below = to.1 > text.1;
-                    let from_y =
-                        if below { text.1 + 2.0 } else { text.1 - f64::from(Style::LEGEND_FONT) - 2.0 };
-                    draw_arrow(&root, (text.0 + 10.0, from_y), to)?;
+                    let from_y = if below { text.1 + 2.0 } else { text.1 - em(Style::LEGEND_FONT) - 2.0 };
+                    draw_arrow(root, (text.0 + 10.0, from_y), to)?;
                 }
             }
-            draw_legend(&root, &legend, rect, self.legend_left)?;
-            root.present()?;
-        }
-        Ok(Figure::from_svg(svg))
-    }
-
-    /// Draws axes, grid and labels on `root` and maps every point to pixels.
-    #[allow(clippy::type_complexity)]
-    fn axes<X, Y>(
-        &self,
-        root: &DrawingArea<SVGBackend<'_>, Shift>,
-        x: X,
-        y: Y,
-    ) -> Result<((Vec<Vec<Option<Px>>>, Vec<(Option<Px>, Option<Px>)>), Rect), PlotError>
-    where
-        X: AsRangedCoord<Value = f64>,
-        Y: AsRangedCoord<Value = f64>,
-        X::CoordDescType: ValueFormatter<f64>,
-        Y::CoordDescType: ValueFormatter<f64>,
-    {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .x_label_area_size(if self.xlabel.is_empty() { 25 } else { 40 })
-            .y_label_area_size(if self.ylabel.is_empty() { 45 } else { 60 })
-            .build_cartesian_2d(x, y)?;
-        chart
-            .configure_mesh()
-            .light_line_style(Style::GRID.mix(0.0))
-            .bold_line_style(Style::GRID)
-            .x_desc(self.xlabel.as_str())
-            .y_desc(self.ylabel.as_str())
-            .label_style((Style::FONT, Style::TICK_FONT))
-            .axis_desc_style((Style::FONT, Style::LABEL_FONT))
-            .draw()?;
-        let map = |p: (f64, f64)| -> Option<Px> {
-            self.usable(p).then(|| {
-                let (a, b) = chart.backend_coord(&p);
-                (f64::from(a), f64::from(b))
-            })
-        };
-        let series = self.series.iter().map(|s| s.points.iter().map(|&p| map(p)).collect()).collect();
-        let notes = self.annotations.iter().map(|a| (map(a.xy), map(a.xytext))).collect();
-        let rect = Rect::from_ranges(chart.plotting_area().get_pixel_range());
-        Ok(((series, notes), rect))
+            draw_legend(root, &legend, rect, place)
+        })
     }
 }

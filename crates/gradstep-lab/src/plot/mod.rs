@@ -3,7 +3,15 @@
 //! Every plotting function takes data (a path, a function, series) and returns a [`Figure`]:
 //! an SVG document that can be saved to a file, embedded in a page, or shown inline in a
 //! Jupyter notebook running the evcxr kernel (as `image/svg+xml`).
+//!
+//! The ready-made plots draw their own axes, like matplotlib's: round tick steps labelled with
+//! the fewest decimals that tell the ticks apart, powers of ten on log axes (with 2 and 5 in
+//! between when few decades show), room for the last tick label, and a legend in the corner
+//! that covers the least data ([`Corner`] to choose one). Contour plots space their levels to
+//! suit the function ([`Levels`]). Every plot is drawn on a canvas four times finer than its
+//! display size, which the root `<svg>` declares, so lines are placed with sub-pixel precision.
 
+mod axes;
 mod contour;
 mod draw;
 mod figure;
@@ -16,8 +24,8 @@ mod trace;
 /// The plotting library, for [`Figure::custom`] drawings without a separate dependency.
 pub use plotters;
 
-pub use contour::{contour_2d, contour_in, contour_paths, marching_squares};
-pub use draw::Dash;
+pub use contour::{ContourPlot, Levels, contour_2d, contour_in, contour_paths, marching_squares};
+pub use draw::{Corner, Dash};
 pub use figure::{Figure, PlotError};
 pub use line::{LinePlot, Series};
 pub use schedule::schedule_curves;
@@ -29,6 +37,15 @@ pub use trace::trace_1d;
 mod tests {
     use super::*;
     use crate::objectives::{Bowl, Risk, Saddle, Square};
+
+    /// The canvas size of the root `<svg>` (its viewBox), which is what the coordinates inside
+    /// it refer to.
+    fn view_box(fig: &Figure) -> (f64, f64) {
+        let doc = roxmltree::Document::parse(fig.svg()).expect("well-formed SVG");
+        let v: Vec<f64> =
+            doc.root_element().attribute("viewBox").unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+        (v[2], v[3])
+    }
 
     /// Parses the SVG and returns (width, height, number of drawn paths/lines, all texts).
     fn parse(fig: &Figure) -> (f64, f64, usize, Vec<String>) {
@@ -94,10 +111,85 @@ mod tests {
             .xlim(0.0, 2.0)
             .draw()
             .unwrap();
-        let (w, h, ..) = parse(&fig);
+        let (w, h) = view_box(&fig);
         for (x, y) in polyline_points(&fig) {
             assert!((0.0..=w).contains(&x) && (0.0..=h).contains(&y), "({x}, {y}) outside the figure");
         }
+    }
+
+    #[test]
+    fn figures_declare_the_display_size_and_draw_on_a_finer_canvas() {
+        let fig = LinePlot::new().line("l", &[0.0, 1.0], &[0.0, 1.0]).size(3.5, 2.5).draw().unwrap();
+        let (w, h, ..) = parse(&fig);
+        assert_eq!((w, h), (385.0, 275.0));
+        assert_eq!(fig.size(), (385.0, 275.0));
+        let k = f64::from(Style::OVERSAMPLE);
+        assert!(k >= 2.0);
+        assert_eq!(view_box(&fig), (385.0 * k, 275.0 * k));
+        let contour = contour_2d(&Bowl::new(1.0, 2.0), &[[-5.0, -2.0]]).unwrap();
+        assert_eq!((contour.size(), view_box(&contour)), ((385.0, 275.0), (385.0 * k, 275.0 * k)));
+        // Text sizes grow with the canvas so that they show at the style's sizes.
+        let doc = roxmltree::Document::parse(fig.svg()).unwrap();
+        let size: f64 = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "text")
+            .and_then(|n| n.attribute("font-size")?.parse().ok())
+            .unwrap();
+        assert!((size / k - f64::from(Style::TICK_FONT) / 1.24).abs() < 0.01, "{size}");
+        // A row of oversampled figures keeps their display sizes.
+        let row = Figure::row(&[fig.clone(), contour]);
+        assert_eq!(row.size(), (770.0, 275.0));
+        // Custom drawings are not oversampled: their canvas is the display size.
+        let custom = Figure::custom(1.0, 1.0, |_| Ok(())).unwrap();
+        assert_eq!((custom.size(), view_box(&custom)), ((110.0, 110.0), (110.0, 110.0)));
+    }
+
+    /// The coordinate `xy` ("x" or "y", in canvas units) of the text element `label`.
+    fn text_at(fig: &Figure, label: &str, xy: &str) -> f64 {
+        let doc = roxmltree::Document::parse(fig.svg()).unwrap();
+        let node = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "text" && n.text().map(str::trim) == Some(label));
+        node.and_then(|n| n.attribute(xy)?.parse().ok()).expect("label drawn")
+    }
+
+    fn text_x(fig: &Figure, label: &str) -> f64 {
+        text_at(fig, label, "x")
+    }
+
+    #[test]
+    fn legends_avoid_the_data_unless_placed() {
+        let xs = [0.0, 1.0, 2.0, 3.0];
+        let rising = LinePlot::new().line("up", &xs, &[0.0, 1.0, 2.0, 3.0]);
+        let k = f64::from(Style::OVERSAMPLE);
+        assert!(text_x(&rising.clone().draw().unwrap(), "up") < 0.5 * 385.0 * k);
+        assert!(text_x(&rising.clone().legend(Corner::LowerRight).draw().unwrap(), "up") > 0.5 * 385.0 * k);
+        assert!(text_x(&rising.legend_left().draw().unwrap(), "up") < 0.5 * 385.0 * k);
+        let falling = LinePlot::new().line("down", &xs, &[3.0, 2.0, 1.0, 0.0]);
+        assert!(text_x(&falling.draw().unwrap(), "down") > 0.5 * 385.0 * k);
+        // A path through the upper right pushes a contour plot's legend elsewhere.
+        let path = [[-5.0, -2.0], [0.0, 0.0], [1.0, 1.0]];
+        let fig = ContourPlot::new(&Bowl::new(1.0, 2.0)).path("p", &path).draw().unwrap();
+        let placed = ContourPlot::new(&Bowl::new(1.0, 2.0))
+            .path("p", &path)
+            .legend(Corner::UpperRight)
+            .draw()
+            .unwrap();
+        let upper_right =
+            |f: &Figure| text_x(f, "p") > 0.5 * 385.0 * k && text_at(f, "p", "y") < 0.5 * 275.0 * k;
+        assert!(!upper_right(&fig) && upper_right(&placed));
+    }
+
+    #[test]
+    fn log_axis_labels_are_powers_of_ten() {
+        let xs: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| 1.0 / x).collect();
+        let fig = LinePlot::new().line("l", &xs, &ys).log_x().log_y().draw().unwrap();
+        let texts = parse(&fig).3;
+        for label in ["1", "10", "100", "1e3", "0.001", "0.01", "0.1"] {
+            assert!(texts.iter().any(|t| t == label), "{label} missing from {texts:?}");
+        }
+        assert!(texts.iter().all(|t| t.len() <= 14 && !t.contains("000000")), "{texts:?}");
     }
 
     #[test]

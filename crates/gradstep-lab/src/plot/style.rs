@@ -10,6 +10,11 @@ pub struct Style;
 impl Style {
     /// Pixels per inch of figure size; the source text gives sizes in inches.
     pub const DPI: f64 = 110.0;
+    /// How many times finer than the displayed size the plots are drawn: plotters' SVG backend
+    /// rounds coordinates to whole pixels of its canvas, so the canvas (and with it every font
+    /// size, stroke width, margin and marker) is this many times larger, and the root `<svg>`
+    /// declares the display size. All sizes in this style are display pixels.
+    pub(crate) const OVERSAMPLE: u32 = 4;
     /// The colour cycle for successive series: blue, orange, green, red, purple, brown.
     pub const CYCLE: [RGBColor; 6] = [
         RGBColor(0x1f, 0x77, 0xb4),

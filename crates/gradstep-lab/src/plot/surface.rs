@@ -2,6 +2,7 @@
 
 use plotters::prelude::*;
 
+use super::draw::scaled;
 use super::{Figure, PlotError, Style};
 use crate::objectives::Objective2d;
 
@@ -49,11 +50,13 @@ pub fn surface_3d(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let pad = if zhi > zlo { 0.0 } else { 0.5 };
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, Style::size(4.5, 3.5)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root).margin(10).build_cartesian_3d(
+    // Tick values as the shortest decimal, without "-0".
+    let label = |v: &f64| {
+        let r = (v * 1e6).round() / 1e6;
+        format!("{}", if r == 0.0 { 0.0 } else { r })
+    };
+    Figure::render((4.5, 3.5), |root| {
+        let mut chart = ChartBuilder::on(root).margin(scaled(10)).build_cartesian_3d(
             x.0..x.1,
             zlo - pad..zhi + pad,
             y.0..y.1,
@@ -66,12 +69,16 @@ pub fn surface_3d(
         });
         chart
             .configure_axes()
-            .light_grid_style(Style::GRID.mix(0.5))
-            .bold_grid_style(Style::GRID)
-            .label_style((Style::FONT, Style::TICK_FONT))
+            .light_grid_style(Style::GRID.mix(0.5).stroke_width(scaled(1)))
+            .bold_grid_style(Style::GRID.stroke_width(scaled(1)))
+            .axis_panel_style(Style::GRID.mix(0.1).filled())
+            .label_style((Style::FONT, scaled(Style::TICK_FONT)))
+            .x_formatter(&label)
+            .y_formatter(&label)
+            .z_formatter(&label)
             .max_light_lines(1)
             .draw()?;
-        let style = Style::color(0).stroke_width(1);
+        let style = Style::color(0).stroke_width(scaled(1));
         // Lines of constant x₂ (rows), then of constant x₁ (columns).
         for row in grid.iter().step_by(STRIDE) {
             chart.draw_series(LineSeries::new(row.iter().copied(), style))?;
@@ -84,12 +91,11 @@ pub fn surface_3d(
             if z.is_finite() {
                 chart.draw_series(std::iter::once(Cross::new(
                     (a, z, b),
-                    6,
-                    Style::color(3).stroke_width(3),
+                    scaled(6),
+                    Style::color(3).stroke_width(scaled(3)),
                 )))?;
             }
         }
-        root.present()?;
-    }
-    Ok(Figure::from_svg(svg))
+        Ok(())
+    })
 }

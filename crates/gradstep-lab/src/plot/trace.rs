@@ -1,6 +1,6 @@
-use plotters::prelude::*;
-
-use super::{Figure, PlotError, Style};
+use super::axes::{Axis, Frame, FrameSpec};
+use super::draw::{Px, draw_polyline};
+use super::{Dash, Figure, PlotError, Style};
 use crate::objectives::Objective1d;
 
 /// The source's `show_trace`: f drawn on [−n, n] with n = max |xₜ|, and the iterates of a
@@ -32,28 +32,21 @@ pub fn trace_1d(f: &impl Objective1d, path: &[f64]) -> Result<Figure, PlotError>
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| (lo.min(y), hi.max(y)));
     let pad = 0.05 * (hi - lo).max(1e-9);
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, Style::size(3.5, 2.5)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(-n * 1.05..n * 1.05, lo - pad..hi + pad)?;
-        chart
-            .configure_mesh()
-            .light_line_style(Style::GRID.mix(0.0))
-            .bold_line_style(Style::GRID)
-            .x_desc("x")
-            .y_desc("f(x)")
-            .label_style((Style::FONT, Style::TICK_FONT))
-            .axis_desc_style((Style::FONT, Style::LABEL_FONT))
-            .draw()?;
-        chart.draw_series(LineSeries::new(curve, Style::color(0).stroke_width(2)))?;
-        chart.draw_series(LineSeries::new(dots.clone(), Style::color(1).stroke_width(2)))?;
-        chart.draw_series(dots.into_iter().map(|p| Circle::new(p, 3, Style::color(1).filled())))?;
-        root.present()?;
-    }
-    Ok(Figure::from_svg(svg))
+    let frame = Frame::layout(FrameSpec {
+        size: Style::size(3.5, 2.5),
+        x: Axis::linear(-n * 1.05, n * 1.05),
+        y: Axis::linear(lo - pad, hi + pad),
+        xlabel: "x",
+        ylabel: "f(x)",
+        grid: true,
+        equal: false,
+    });
+    let map = |pts: &[(f64, f64)]| -> Vec<Option<Px>> {
+        pts.iter().map(|&p| p.1.is_finite().then(|| frame.map(p))).collect()
+    };
+    Figure::render((3.5, 2.5), |root| {
+        frame.draw(root)?;
+        draw_polyline(root, &map(&curve), frame.rect, Style::color(0), Dash::Solid, false)?;
+        draw_polyline(root, &map(&dots), frame.rect, Style::color(1), Dash::Solid, true)
+    })
 }
