@@ -64,3 +64,16 @@ fn describe_difference(path: &Path, committed: &str, expected: &str) -> String {
         (_, Err(e)) => format!("generated notebook for {} is not valid JSON: {e}", path.display()),
     }
 }
+
+#[test]
+fn hidden_helper_copies_match_what_readers_and_notebooks_run() {
+    let root = xtask::root();
+    let mut problems = Vec::new();
+    for name in xtask::chapter_names().unwrap() {
+        let md = std::fs::read_to_string(root.join(format!("book/{name}.md"))).unwrap();
+        problems.extend(
+            xtask::chapter::drifted_hidden_fns(&md).into_iter().map(|p| format!("book/{name}.md: {p}")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}

@@ -94,6 +94,58 @@ impl Block {
     }
 }
 
+/// A function defined at the top level of some code: its name and its text from the `fn` line
+/// to the closing brace.
+fn top_level_fns(code: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut fns = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let Some(rest) = line.strip_prefix("pub fn ").or_else(|| line.strip_prefix("fn ")) else {
+            i += 1;
+            continue;
+        };
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let end = (i..lines.len()).find(|&j| lines[j] == "}" || (j == i && line.ends_with('}')));
+        let end = end.unwrap_or(lines.len() - 1);
+        fns.push((name, lines[i..=end].join("\n")));
+        i = end + 1;
+    }
+    fns
+}
+
+/// Hidden copies of functions that drifted from the visible definition a reader saw earlier.
+///
+/// A block that needs a helper an earlier block defined repeats it in hidden lines, since each
+/// block is a separate doctest; the notebook, where all cells share one kernel, runs only the
+/// visible definition. The two must be the same code, or the book would test one function and
+/// the notebook run another. Returns one message per drifted copy.
+pub fn drifted_hidden_fns(markdown: &str) -> Vec<String> {
+    let mut visible: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for block in blocks(markdown).into_iter().filter(Block::is_runnable_rust) {
+        let hidden: String = block
+            .code
+            .lines()
+            .filter_map(|l| if l == "#" { Some("") } else { l.strip_prefix("# ") })
+            .collect::<Vec<_>>()
+            .join("\n");
+        // Layout may differ (a hidden copy is often written on fewer lines); code may not.
+        let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+        for (name, text) in top_level_fns(&hidden) {
+            if let Some(shown) = visible.get(&name).filter(|shown| squeeze(shown) != squeeze(&text)) {
+                problems.push(format!(
+                    "the hidden `fn {name}` of the block at byte {} differs from the visible one:\n--- visible\n{shown}\n--- hidden\n{text}",
+                    block.range.start
+                ));
+            }
+        }
+        visible.extend(top_level_fns(&block.visible_code()));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +166,18 @@ mod tests {
         let b = &blocks(CHAPTER)[0];
         assert_eq!(b.visible_code(), "let a = 1;\n# [derive(Debug)]\n#[derive(Clone)]\nstruct S;");
         assert_eq!(b.extern_crates(), vec!["gradstep"]);
+    }
+
+    #[test]
+    fn hidden_copies_of_visible_functions_must_match() {
+        let same = "```rust\nfn f(x: f64) -> f64 {\n    2.0 * x\n}\n```\n\n```rust\n# fn f(x: f64) -> f64 {\n#     2.0 * x\n# }\n# fn only_hidden() {}\nlet y = f(1.0);\n```\n";
+        assert!(drifted_hidden_fns(same).is_empty());
+        let reflowed = same.replace("# fn f(x: f64) -> f64 {\n#     2.0 * x\n# }", "# fn f(x: f64) -> f64 { 2.0 * x\n# }");
+        assert!(drifted_hidden_fns(&reflowed).is_empty(), "layout alone is not drift");
+        let drifted = same.replace("#     2.0 * x", "#     3.0 * x");
+        let problems = drifted_hidden_fns(&drifted);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("`fn f`") && problems[0].contains("3.0 * x"), "{}", problems[0]);
     }
 
     #[test]
