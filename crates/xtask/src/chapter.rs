@@ -172,7 +172,8 @@ mod tests {
     fn hidden_copies_of_visible_functions_must_match() {
         let same = "```rust\nfn f(x: f64) -> f64 {\n    2.0 * x\n}\n```\n\n```rust\n# fn f(x: f64) -> f64 {\n#     2.0 * x\n# }\n# fn only_hidden() {}\nlet y = f(1.0);\n```\n";
         assert!(drifted_hidden_fns(same).is_empty());
-        let reflowed = same.replace("# fn f(x: f64) -> f64 {\n#     2.0 * x\n# }", "# fn f(x: f64) -> f64 { 2.0 * x\n# }");
+        let reflowed = same
+            .replace("# fn f(x: f64) -> f64 {\n#     2.0 * x\n# }", "# fn f(x: f64) -> f64 { 2.0 * x\n# }");
         assert!(drifted_hidden_fns(&reflowed).is_empty(), "layout alone is not drift");
         let drifted = same.replace("#     2.0 * x", "#     3.0 * x");
         let problems = drifted_hidden_fns(&drifted);

@@ -233,9 +233,15 @@ pub fn book_test() -> Result<()> {
 
 /// Builds the API documentation of the course's crates into `book/api/` (not committed), where
 /// mdbook copies it into the book, so the book links to the docs of the exact code it runs.
-pub fn api_docs() -> Result<()> {
+/// With `strict` (the tests), any rustdoc warning, such as a broken intra-doc link, is an error.
+pub fn api_docs(strict: bool) -> Result<()> {
     step("building the API docs of gradstep and gradstep-lab");
-    run(Command::new("cargo").args(["doc", "--no-deps", "-p", "gradstep", "-p", "gradstep-lab"]))?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["doc", "--no-deps", "-p", "gradstep", "-p", "gradstep-lab"]);
+    if strict {
+        cmd.env("RUSTDOCFLAGS", "-D warnings");
+    }
+    run(&mut cmd)?;
     let dest = root().join("book/api");
     if dest.exists() {
         std::fs::remove_dir_all(&dest)?;
@@ -261,7 +267,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 pub fn build() -> Result<()> {
     setup::setup()?;
     run_notebooks(&[], true)?;
-    api_docs()?;
+    api_docs(false)?;
     step("building the book");
     run(Command::new("mdbook").arg("build"))?;
     step(&format!("the book is in {}", root().join("target/book/index.html").display()));
@@ -277,7 +283,7 @@ pub fn serve(args: &[String]) -> Result<()> {
     };
     setup::setup()?;
     run_notebooks(&[], true)?;
-    api_docs()?;
+    api_docs(false)?;
     step(&format!("serving the book at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
     run(Command::new("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
 }
@@ -333,7 +339,7 @@ pub fn test() -> Result<()> {
         ("mdbook test (every Rust block of the book)", book_test),
         ("notebooks executed through Jupyter", || run_notebooks(&[], false)),
         ("book build with outputs and API docs", || {
-            api_docs()?;
+            api_docs(true)?;
             run(Command::new("mdbook").arg("build"))
         }),
     ];
