@@ -38,7 +38,12 @@ pub fn outputs_by_source(notebook: &Value) -> HashMap<String, Vec<Output>> {
                     if !data["image/svg+xml"].is_null() {
                         outs.push(Output::Svg(source_text(&data["image/svg+xml"])));
                     } else if !data["text/plain"].is_null() {
-                        push_text(&mut outs, source_text(&data["text/plain"]));
+                        // evcxr shows the unit value of a cell that ends in a loop as `()`:
+                        // the kernel's artefact, not something the code printed.
+                        let text = source_text(&data["text/plain"]);
+                        if text.trim() != "()" {
+                            push_text(&mut outs, text);
+                        }
                     }
                 }
                 _ => {}
@@ -199,6 +204,9 @@ mod tests {
                 {"output_type": "stream", "name": "stdout", "text": "2 < 3\n"},
                 {"output_type": "display_data", "data": {"image/svg+xml": "<svg/>", "text/plain": "fig"}, "metadata": {}}
             ]},
+            {"cell_type": "code", "source": "for i in 0..1 {}", "outputs": [
+                {"output_type": "execute_result", "data": {"text/plain": "()"}, "metadata": {}, "execution_count": 2}
+            ]},
             {"cell_type": "code", "source": "let stale = 0;", "outputs": [
                 {"output_type": "stream", "name": "stdout", "text": "old\n"}
             ]}
@@ -211,6 +219,7 @@ mod tests {
         );
         assert!(out.contains(&format!("println!(\"{{x}}\");\n```\n\n{expected_html}\n\n")), "{out}");
         assert!(!out.contains("old"));
+        assert!(outputs_by_source(&nb)["for i in 0..1 {}"].is_empty(), "a unit result is not an output");
         assert!(out.ends_with("let edited = 0;\n```\nEnd\n"));
     }
 
