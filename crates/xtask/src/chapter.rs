@@ -94,6 +94,29 @@ impl Block {
     }
 }
 
+/// Byte ranges of the chapter's collapsed solutions: each runs from a line that starts with
+/// `<details` to the next line that starts with `</details>` (or to the end of the chapter).
+///
+/// The book tests the blocks inside like any other; the notebook shows them as text, unrun, so
+/// that running a notebook neither spoils the exercises nor pays for their solutions.
+pub fn solution_ranges(markdown: &str) -> Vec<Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut open = None;
+    let mut offset = 0;
+    for line in markdown.split_inclusive('\n') {
+        let t = line.trim_start();
+        if open.is_none() && t.starts_with("<details") {
+            open = Some(offset);
+        } else if let Some(start) = open.filter(|_| t.starts_with("</details>")) {
+            ranges.push(start..offset + line.len());
+            open = None;
+        }
+        offset += line.len();
+    }
+    ranges.extend(open.map(|start| start..markdown.len()));
+    ranges
+}
+
 /// A function defined at the top level of some code: its name and its text from the `fn` line
 /// to the closing brace.
 fn top_level_fns(code: &str) -> Vec<(String, String)> {
@@ -179,6 +202,16 @@ mod tests {
         let problems = drifted_hidden_fns(&drifted);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].contains("`fn f`") && problems[0].contains("3.0 * x"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn solutions_are_the_details_blocks() {
+        let md =
+            "Q1.\n\n<details>\n<summary>Solution</summary>\n\nA.\n\n</details>\n\nQ2.\n\n<details>\nopen";
+        let r = solution_ranges(md);
+        assert_eq!(r.len(), 2);
+        assert!(md[r[0].clone()].starts_with("<details>") && md[r[0].clone()].ends_with("</details>\n"));
+        assert_eq!(&md[r[1].clone()], "<details>\nopen");
     }
 
     #[test]

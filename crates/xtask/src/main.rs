@@ -8,7 +8,7 @@
 //! | `build` | like `serve` without the server: the book in `target/book` |
 //! | `notebooks` | regenerate `notebooks/*.ipynb` from the chapters |
 //! | `execute [chapter…]` | run notebooks headless through Jupyter and check their outputs |
-//! | `book-test` | build the chapters' dependencies and run `mdbook test` |
+//! | `book-test [chapter…]` | build the chapters' dependencies and run `mdbook test` (on some chapters) |
 //! | `jupyter` | open the notebooks in JupyterLab with the Rust kernel |
 //! | `mdbook-outputs` | the mdbook preprocessor that puts executed outputs under code blocks |
 
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         "setup" => setup::setup(),
         "notebooks" => tasks::write_notebooks(),
         "execute" => tasks::execute(rest, false),
-        "book-test" => tasks::book_test(),
+        "book-test" => tasks::book_test(rest),
         "jupyter" => tasks::jupyter(),
         "mdbook-outputs" => tasks::mdbook_outputs(rest),
         _ => {
@@ -53,6 +53,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   build              like serve, without the server (output in target/book)
   notebooks          regenerate notebooks/*.ipynb from the chapters in book/
   execute [NAME...]  run notebooks headless through Jupyter and check their outputs
-  book-test          build the chapters' dependencies and run `mdbook test`
+  book-test [NAME...] build the chapters' dependencies and run `mdbook test` (all chapters, or
+                     only book/NAME.md for each NAME given)
   jupyter            open the notebooks in JupyterLab with the Rust kernel
   mdbook-outputs     (called by mdbook) put executed outputs under the book's code blocks";

@@ -1,5 +1,7 @@
 //! Generating a chapter's notebook: prose to Markdown cells, each runnable Rust block's visible
-//! lines to a code cell, and a first code cell with the `:dep` lines the chapter needs.
+//! lines to a code cell, and a first code cell with the `:dep` lines the chapter needs. Blocks
+//! inside a collapsed solution (`<details>`) stay in the Markdown, as text, with their visible
+//! lines only: the notebook shows solutions but does not run them.
 
 use std::collections::BTreeSet;
 
@@ -15,16 +17,27 @@ use crate::chapter::{self, Block};
 /// made relative to `notebooks/`). `chapters` are the chapters that have notebooks, so that
 /// links between chapters point at notebooks too.
 pub fn generate(name: &str, markdown: &str, workspace_deps: &str, chapters: &[String]) -> Value {
-    let blocks: Vec<Block> = chapter::blocks(markdown).into_iter().filter(Block::is_runnable_rust).collect();
+    let solutions = chapter::solution_ranges(markdown);
+    let in_solution = |b: &Block| solutions.iter().any(|r| r.start <= b.range.start && b.range.end <= r.end);
+    let (shown, blocks): (Vec<Block>, Vec<Block>) =
+        chapter::blocks(markdown).into_iter().filter(Block::is_runnable_rust).partition(in_solution);
     let mut cells = Vec::new();
     let mut cursor = 0;
-    let prose = |text: &str, cells: &mut Vec<Value>| {
-        for part in split_at_headings(text) {
+    let prose = |range: std::ops::Range<usize>, cells: &mut Vec<Value>| {
+        let mut text = String::new();
+        let mut from = range.start;
+        for b in shown.iter().filter(|b| range.start <= b.range.start && b.range.end <= range.end) {
+            text.push_str(&markdown[from..b.range.start]);
+            text.push_str(&format!("```rust\n{}\n```", b.visible_code()));
+            from = b.range.end;
+        }
+        text.push_str(&markdown[from..range.end]);
+        for part in split_at_headings(&text) {
             cells.push(markdown_cell(&link_notebooks(&part, chapters)));
         }
     };
     for (i, block) in blocks.iter().enumerate() {
-        prose(&markdown[cursor..block.range.start], &mut cells);
+        prose(cursor..block.range.start, &mut cells);
         if i == 0 {
             cells.push(markdown_cell(&format!(
                 "*This notebook is generated from the chapter `book/{name}.md` of the gradstep course \
@@ -36,7 +49,7 @@ pub fn generate(name: &str, markdown: &str, workspace_deps: &str, chapters: &[St
         cells.push(code_cell(&block.visible_code()));
         cursor = block.range.end;
     }
-    prose(&markdown[cursor..], &mut cells);
+    prose(cursor..markdown.len(), &mut cells);
     for (i, cell) in cells.iter_mut().enumerate() {
         cell["id"] = json!(format!("{name}-{i:03}"));
     }
@@ -193,6 +206,22 @@ mod tests {
         );
         assert_eq!(cells[4].1, "let x = 1;\nprintln!(\"{x}\");");
         assert_eq!(nb["cells"][4]["id"], "gd-004");
+    }
+
+    #[test]
+    fn solutions_are_shown_not_run() {
+        let md = format!(
+            "{CHAPTER}\n## Exercises\n\n1. Why?\n\n<details>\n<summary>Solution</summary>\n\nBecause.\n\n```rust\n# extern crate ndarray;\nlet y = 2;\n# assert_eq!(y, 2);\n```\n\n</details>\n"
+        );
+        let cells = cell_sources(&generate("gd", &md, DEPS, &[]));
+        assert_eq!(
+            cells.iter().filter(|(k, _)| k == "code").count(),
+            2,
+            "dep cell and the one chapter block"
+        );
+        let last = &cells.last().unwrap().1;
+        assert!(last.starts_with("## Exercises") && last.contains("<details>"), "{last}");
+        assert!(last.contains("```rust\nlet y = 2;\n```") && !last.contains("assert_eq!(y"), "{last}");
     }
 
     #[test]

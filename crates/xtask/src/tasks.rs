@@ -102,8 +102,23 @@ pub fn execute(names: &[String], cached: bool) -> Result<()> {
     run_notebooks(names, cached)
 }
 
+/// Holds an exclusive lock on `target/NAME.lock` until the returned file is dropped, so that
+/// two commands sharing a build folder (e.g. two checks started by hand) run one after another.
+fn lock(name: &str) -> Result<std::fs::File> {
+    std::fs::create_dir_all(target_dir())?;
+    let path = target_dir().join(format!("{name}.lock"));
+    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    if file.try_lock().is_err() {
+        step(&format!("waiting for another `{name}` run to finish ({})", path.display()));
+        file.lock()?;
+    }
+    Ok(file)
+}
+
 /// Runs the notebooks (all when `names` is empty) once the kernel is set up; see [`execute`].
 fn run_notebooks(names: &[String], cached: bool) -> Result<()> {
+    // The kernels of every run share one build folder (below).
+    let _lock = lock("notebooks")?;
     let names = if names.is_empty() { chapter_names()? } else { names.to_vec() };
     let out = executed_dir();
     std::fs::create_dir_all(&out)?;
@@ -200,8 +215,10 @@ pub fn chapter_deps() -> Result<PathBuf> {
 /// a small shim that copies the report to a log, which is printed afterwards: every block shows
 /// up as a test. The shim runs the rustdoc of cargo's own toolchain, which must match the one
 /// that built the crates.
-pub fn book_test() -> Result<()> {
+pub fn book_test(chapters: &[String]) -> Result<()> {
     setup::tools()?;
+    // Two runs at once would empty each other's `chapter-deps` folder and share one log.
+    let _lock = lock("book-test")?;
     let deps = chapter_deps()?;
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let rustdoc = PathBuf::from(String::from_utf8(sysroot.stdout)?.trim()).join("bin/rustdoc");
@@ -222,8 +239,19 @@ pub fn book_test() -> Result<()> {
     let path = std::env::join_paths(
         std::iter::once(shim_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )?;
-    step("testing every Rust block of the book (mdbook test)");
-    let result = run(Command::new("mdbook").arg("test").arg("-L").arg(deps).env("PATH", path));
+    let result = if chapters.is_empty() {
+        step("testing every Rust block of the book (mdbook test)");
+        run(Command::new("mdbook").arg("test").arg("-L").arg(&deps).env("PATH", &path))
+    } else {
+        chapters.iter().try_for_each(|name| {
+            step(&format!("testing the Rust blocks of book/{name}.md (mdbook test)"));
+            let chapter = format!("{}.md", name.trim_end_matches(".md"));
+            run(Command::new("mdbook")
+                .args(["test", "--chapter", &chapter, "-L"])
+                .arg(&deps)
+                .env("PATH", &path))
+        })
+    };
     if result.is_ok() {
         // On failure mdbook prints rustdoc's report itself.
         eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
@@ -356,7 +384,7 @@ pub fn test() -> Result<()> {
         ("cargo test (crates, doc examples, notebook sync)", || {
             run(Command::new("cargo").args(["test", "--workspace"]))
         }),
-        ("mdbook test (every Rust block of the book)", book_test),
+        ("mdbook test (every Rust block of the book)", || book_test(&[])),
         ("notebooks executed through Jupyter", || run_notebooks(&[], false)),
         ("book build with outputs and API docs", || {
             api_docs(true)?;
