@@ -18,6 +18,15 @@ fn every_chapter_has_its_notebook_and_nothing_else_is_in_notebooks() {
 }
 
 #[test]
+fn pages_without_rust_code_get_no_notebook() {
+    let chapters = xtask::chapter_names().unwrap();
+    let summary = std::fs::read_to_string(xtask::root().join("book/SUMMARY.md")).unwrap();
+    assert!(summary.contains("(licence.md)"), "the licence note is in SUMMARY.md");
+    assert!(!chapters.contains(&"licence".to_string()), "the licence note has no code, so no notebook");
+    assert!(!chapters.contains(&"index".to_string()));
+}
+
+#[test]
 fn committed_notebooks_match_their_chapters() {
     let root = xtask::root();
     let deps = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
 
 /// A fenced code block of a chapter.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +92,30 @@ impl Block {
             })
             .collect()
     }
+}
+
+/// Byte ranges of the chapter's prose: the text a reader reads, math included (mdbook-katex
+/// math is plain text to the Markdown parser). Left out: code blocks, inline code spans, HTML
+/// (comments included), link destinations and autolinks. Adjacent pieces of text are merged.
+pub fn prose_ranges(markdown: &str) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let (mut in_code, mut in_autolink) = (false, false);
+    for (event, range) in Parser::new_ext(markdown, markdown_options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code = true,
+            Event::End(TagEnd::CodeBlock) => in_code = false,
+            Event::Start(Tag::Link { link_type: LinkType::Autolink | LinkType::Email, .. }) => {
+                in_autolink = true
+            }
+            Event::End(TagEnd::Link) => in_autolink = false,
+            Event::Text(_) if !in_code && !in_autolink => match ranges.last_mut() {
+                Some(last) if last.end == range.start => last.end = range.end,
+                _ => ranges.push(range),
+            },
+            _ => {}
+        }
+    }
+    ranges
 }
 
 /// Byte ranges of the chapter's collapsed solutions: each runs from a line that starts with
@@ -220,5 +244,15 @@ mod tests {
         assert!(b[0].is_runnable_rust());
         assert!(!b[1].is_runnable_rust());
         assert!(!b[2].is_runnable_rust());
+    }
+
+    #[test]
+    fn prose_is_text_and_math_without_code_html_or_urls() {
+        let md = "Loss $0.243$ and `0.555` in [a 0.777 link](https://x.org/1.234).\n\n<!-- quoted: 0.888 -->\n\n<https://y.org/9.87>\n\n```rust\nlet x = 0.999;\n```\n\nEnd 1.25.\n";
+        let prose: String = prose_ranges(md).into_iter().map(|r| &md[r]).collect::<Vec<_>>().join("|");
+        assert!(prose.contains("0.243") && prose.contains("0.777") && prose.contains("1.25"), "{prose}");
+        for absent in ["0.555", "1.234", "0.888", "9.87", "0.999"] {
+            assert!(!prose.contains(absent), "{absent} in {prose}");
+        }
     }
 }

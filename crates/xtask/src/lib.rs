@@ -21,16 +21,22 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The chapters that have notebooks: every `book/*.md` but the table of contents and the
-/// front page, in the order of `book/SUMMARY.md`.
+/// The chapters that have notebooks: every `book/*.md` but the table of contents, the front
+/// page and pages without runnable Rust code (such as the licence note), in the order of
+/// `book/SUMMARY.md`. A listed page that cannot be read counts as a chapter, so that the
+/// commands that need it report it missing.
 pub fn chapter_names() -> std::io::Result<Vec<String>> {
     let summary = std::fs::read_to_string(root().join("book/SUMMARY.md"))?;
+    let has_code = |name: &str| {
+        std::fs::read_to_string(root().join(format!("book/{name}.md")))
+            .map_or(true, |md| chapter::blocks(&md).iter().any(chapter::Block::is_runnable_rust))
+    };
     Ok(summary
         .lines()
         .filter_map(|l| {
             let target = l.split("](").nth(1)?.split(')').next()?;
             let name = target.strip_suffix(".md")?;
-            (!name.contains('/') && name != "index").then(|| name.to_string())
+            (!name.contains('/') && name != "index" && has_code(name)).then(|| name.to_string())
         })
         .collect())
 }

@@ -55,9 +55,9 @@ impl Objective2d for Bowl {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RotatedBowl {
-    /// Curvature along the first rotated axis u.
+    /// Coefficient of u²: half the curvature along the first rotated axis u.
     pub a: f64,
-    /// Curvature along the second rotated axis v.
+    /// Coefficient of v²: half the curvature along the second rotated axis v.
     pub b: f64,
     /// The angle θ in radians.
     pub theta: f64,

@@ -15,6 +15,7 @@ mod axes;
 mod contour;
 mod draw;
 mod figure;
+pub mod heatmap;
 mod line;
 mod schedule;
 mod style;
