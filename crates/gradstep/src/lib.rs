@@ -93,8 +93,9 @@ pub use float::Float;
 pub use groups::{GroupsState, ParamGroup, ParamGroups};
 pub use guard::{GuardState, SkipNonFinite, all_finite};
 pub use optim::{
-    Adadelta, AdadeltaConfig, AdadeltaState, Adagrad, AdagradConfig, AdagradState, Adam, AdamConfig,
-    AdamState, AdamW, AdamWConfig, Adamax, AdamaxConfig, AdamaxState, AmsgradMax, EpsPlacement, Lion,
-    LionConfig, LionState, NAdam, NAdamConfig, NAdamState, NadamVariant, Optimizer, RAdam, RAdamConfig,
-    RAdamState, RmsProp, RmsPropConfig, RmsPropState, Sgd, SgdConfig, SgdState, Yogi, YogiConfig, YogiState,
+    Adadelta, AdadeltaConfig, AdadeltaState, Adagrad, AdagradConfig, AdagradState, Adam, AdamBf16,
+    AdamBf16State, AdamConfig, AdamState, AdamW, AdamWConfig, Adamax, AdamaxConfig, AdamaxState, AmsgradMax,
+    Bf16, EpsPlacement, Lion, LionConfig, LionState, NAdam, NAdamConfig, NAdamState, NadamVariant, Optimizer,
+    RAdam, RAdamConfig, RAdamState, RmsProp, RmsPropConfig, RmsPropState, Sgd, SgdConfig, SgdState, Yogi,
+    YogiConfig, YogiState,
 };

@@ -13,6 +13,7 @@
 //! | [`Adadelta`] | `torch.optim.Adadelta` | lr, rho, eps, weight_decay, maximize | (same formula) |
 //! | [`Adam`] | `torch.optim.Adam` | lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize | [`AmsgradMax::BiasCorrected`] |
 //! | [`AdamW`] | `torch.optim.AdamW` | lr, betas, eps, weight_decay, amsgrad, maximize | (same math) |
+//! | [`AdamBf16`] | Adam/AdamW with bfloat16 moments | as Adam (no amsgrad) | |
 //! | [`NAdam`] | `torch.optim.NAdam` | lr, betas, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize | [`NadamVariant::Optax`] |
 //! | [`RAdam`] | `torch.optim.RAdam` | lr, betas, eps, weight_decay, decoupled_weight_decay, maximize | |
 //! | [`Adamax`] | `torch.optim.Adamax` | lr, betas, eps, weight_decay, maximize | (same formula) |
@@ -139,6 +140,7 @@ pub(crate) fn check_adam_family(
 mod adadelta;
 mod adagrad;
 mod adam;
+mod adam_bf16;
 mod adamax;
 pub(crate) mod kernels;
 mod lion;
@@ -152,6 +154,7 @@ mod yogi;
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AmsgradMax};
+pub use adam_bf16::{AdamBf16, AdamBf16State, Bf16};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use lion::{Lion, LionConfig, LionState};
 pub use nadam::{NAdam, NAdamConfig, NAdamState, NadamVariant};
