@@ -138,10 +138,11 @@ where
         state: &mut Self::State,
         threads: usize,
     ) -> Result<()> {
+        let next = crate::error::next_step(state.step)?;
         let mut opt = self.optimizer.clone();
         opt.set_learning_rate(self.schedule.lr(state.step))?;
         opt.step_parallel(params, grads, &mut state.inner, threads)?;
-        state.step += 1;
+        state.step = next;
         Ok(())
     }
 
