@@ -199,26 +199,37 @@ impl LbfgsTorch {
         state: &mut LbfgsTorchState,
     ) -> Result<f64> {
         let n = x.len();
+        super::check_dim(f, n)?;
         check_len("direction", n, state.d.len())?;
         check_len("previous gradient", n, state.prev_flat_grad.len())?;
+        // The kept pairs of a loaded or edited state: as many of each, each of length n.
+        let kept = state.old_dirs.len();
+        check_len("old_stps", kept, state.old_stps.len())?;
+        check_len("ro", kept, state.ro.len())?;
+        for v in state.old_dirs.iter().chain(&state.old_stps) {
+            check_len("kept pair", n, v.len())?;
+        }
         let c = &self.config;
-        let max_eval = c.max_eval.unwrap_or(c.max_iter * 5 / 4);
+        // PyTorch's max_iter * 5 // 4, without overflow for an absurd max_iter.
+        let max_eval =
+            c.max_eval.unwrap_or((c.max_iter / 4).saturating_mul(5).saturating_add(c.max_iter % 4 * 5 / 4));
         let mut g = vec![0.0; n];
         let orig_loss = f.value_grad(x, &mut g);
         let mut loss = orig_loss;
         let mut current_evals = 1;
-        state.func_evals += 1;
+        state.func_evals = state.func_evals.saturating_add(1);
         if norm_inf(&g) <= c.tolerance_grad {
             return Ok(orig_loss);
         }
         let (mut x_new, mut g_new) = (vec![0.0; n], vec![0.0; n]);
-        let history = c.history_size.max(state.old_dirs.len());
-        let (mut y, mut s, mut al) = (vec![0.0; n], vec![0.0; n], vec![0.0; history]);
+        // One slot per kept pair, grown with the history (not sized by `history_size`, which
+        // may be absurdly large).
+        let (mut y, mut s, mut al) = (vec![0.0; n], vec![0.0; n], vec![0.0; kept]);
         let mut t = state.t;
         let mut n_iter = 0;
         while n_iter < c.max_iter {
             n_iter += 1;
-            state.n_iter += 1;
+            state.n_iter = state.n_iter.saturating_add(1);
             if state.n_iter == 1 {
                 state.d.iter_mut().zip(&g).for_each(|(d, g)| *d = -g);
                 state.old_dirs.clear();
@@ -227,6 +238,9 @@ impl LbfgsTorch {
                 state.h_diag = 1.0;
             } else {
                 self.remember_pair(state, &g, t, &mut y, &mut s);
+                if al.len() < state.old_dirs.len() {
+                    al.resize(state.old_dirs.len(), 0.0);
+                }
                 two_loop(state, &g, &mut al);
             }
             state.prev_flat_grad.copy_from_slice(&g);
@@ -263,7 +277,7 @@ impl LbfgsTorch {
                 }
             };
             current_evals += ls_func_evals;
-            state.func_evals += ls_func_evals;
+            state.func_evals = state.func_evals.saturating_add(ls_func_evals);
             let step_norm = state.d.iter().fold(0.0_f64, |m, d| m.max((d * t).abs()));
             if n_iter == c.max_iter
                 || current_evals >= max_eval
@@ -382,5 +396,17 @@ mod tests {
         assert!(state.n_iter > 4, "{state:?}");
         assert!(LbfgsTorch::from_config(LbfgsTorchConfig { history_size: 0, ..Default::default() }).is_err());
         assert!(opt.step(&rosenbrock, &mut [0.0; 3], &mut state).is_err());
+        // An edited state whose kept pairs disagree is an error, not an index out of bounds.
+        let mut edited = state.clone();
+        edited.ro.pop_back();
+        assert!(opt.step(&rosenbrock, &mut x, &mut edited).is_err());
+        let mut edited = state.clone();
+        edited.old_dirs[0].push(1.0);
+        assert!(opt.step(&rosenbrock, &mut x, &mut edited).is_err());
+        // An absurd history or iteration budget allocates nothing absurd.
+        let huge = LbfgsTorchConfig { history_size: usize::MAX, max_iter: usize::MAX / 2, ..cfg };
+        let huge = LbfgsTorch::from_config(LbfgsTorchConfig { max_eval: Some(3), ..huge }).unwrap();
+        let mut s = huge.init(2);
+        huge.step(&rosenbrock, &mut [-1.2, 1.0], &mut s).unwrap();
     }
 }
