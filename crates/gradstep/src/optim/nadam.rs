@@ -177,7 +177,7 @@ impl NAdam {
             }
             NadamVariant::Optax => {
                 let c_grad = -c.lr * (1.0 - b1) / bias_correction(b1, t);
-                let c_avg = -c.lr * b1 / bias_correction(b1, t + 1);
+                let c_avg = -c.lr * b1 / bias_correction(b1, t.saturating_add(1));
                 (c_grad, c_avg, state.mu_product)
             }
         };

@@ -46,6 +46,18 @@ macro_rules! checked_deserialize {
 }
 pub(crate) use checked_deserialize;
 
+/// Checks that a schedule between the rates `from` and `to` can form $(to - from)\cdot$`scale`
+/// (its formula's largest intermediate) without overflowing to ±∞, which would make its
+/// rates infinite or NaN; only rates near `f64::MAX` fail.
+pub(crate) fn check_span(name: &'static str, to: f64, from: f64, scale: f64) -> Result<()> {
+    crate::error::check(
+        name,
+        to,
+        ((to - from) * scale).is_finite(),
+        "too far from the other rate: the schedule overflows",
+    )
+}
+
 mod cosine;
 mod decay;
 mod one_cycle;
