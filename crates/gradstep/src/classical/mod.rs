@@ -51,14 +51,14 @@ pub trait Objective {
     /// (a [`Quadratic`] does; a closure does not say). The methods of this module check the
     /// starting point against it, so a point of the wrong size is an
     /// [`Error::LengthMismatch`] rather than a wrong answer or a panic.
-    fn dim(&self) -> Option<usize> {
+    fn point_dim(&self) -> Option<usize> {
         None
     }
 }
 
 /// Checks a point of `n` coordinates against `f`'s dimension, when it has one.
 pub(crate) fn check_dim<F: Objective + ?Sized>(f: &F, n: usize) -> Result<()> {
-    match f.dim() {
+    match f.point_dim() {
         Some(dim) => check_len("point", dim, n),
         None => Ok(()),
     }
@@ -82,7 +82,7 @@ pub trait HessianObjective: Objective {
 ///
 /// Evaluated directly at a point of the wrong dimension (or with a gradient or Hessian buffer
 /// of the wrong size), it returns NaN and fills the buffer with NaN; the methods of this module
-/// check the dimension first ([`Objective::dim`]) and return [`Error::LengthMismatch`].
+/// check the dimension first ([`Objective::point_dim`]) and return [`Error::LengthMismatch`].
 ///
 /// ```
 /// use gradstep::classical::{Objective, Quadratic};
@@ -135,7 +135,7 @@ impl Objective for Quadratic {
         f
     }
 
-    fn dim(&self) -> Option<usize> {
+    fn point_dim(&self) -> Option<usize> {
         Some(self.b.len())
     }
 }

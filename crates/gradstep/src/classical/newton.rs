@@ -89,7 +89,7 @@ impl Newton {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if the workspace was made for another size, or `x` does not
-    /// have the objective's dimension ([`super::Objective::dim`]);
+    /// have the objective's dimension ([`super::Objective::point_dim`]);
     /// [`Error::Singular`] if the Hessian (or a diagonal entry) cannot be inverted.
     pub fn step<F: HessianObjective + ?Sized>(
         &self,
