@@ -19,7 +19,7 @@ use gradstep::schedule::{
 };
 use gradstep::*;
 use proptest::prelude::*;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Number, Value};
 
 /// splitmix64: the fuzzer's dice, from one seed that proptest draws (and prints on failure).
@@ -213,29 +213,40 @@ where
 {
     let opt: O = serde_json::from_str(seed).expect("the seed configuration loads");
     let n = 2 * 32768 + 3;
-    let made = serde_json::to_value(opt.init(n)).unwrap();
-    let Value::Object(fields) = &made else { return };
+    // Edited in place and read by reference: copies of 65k-element JSON arrays are slow.
+    let mut made = serde_json::to_value(opt.init(n)).unwrap();
+    let names: Vec<String> = match &made {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| v.as_array().is_some_and(|a| a.len() == n))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        _ => return,
+    };
     let mut params = vec![0.5_f32; n];
     let grads = vec![0.25_f32; n];
-    for (name, value) in fields {
-        let Value::Array(buf) = value else { continue };
-        if buf.len() != n {
-            continue;
-        }
+    for name in &names {
         for change in ["short", "long", "empty"] {
-            let mut edited = buf.clone();
-            match change {
-                "short" => drop(edited.pop()),
-                "long" => edited.push(Value::from(0.0)),
-                _ => edited.clear(),
-            }
-            let mut state = made.clone();
-            state[name.as_str()] = Value::Array(edited);
+            let buf = made[name.as_str()].as_array_mut().unwrap();
+            let kept = match change {
+                "short" => vec![buf.pop().unwrap()],
+                "long" => {
+                    buf.push(Value::from(0.0));
+                    vec![]
+                }
+                _ => std::mem::take(buf),
+            };
             // Loading may already refuse a state whose buffers disagree.
-            let Ok(mut state) = serde_json::from_value::<O::State>(state) else { continue };
-            for threads in [1, 2] {
-                let r = opt.step_parallel(&mut params, &grads, &mut state, threads);
-                assert!(change == "empty" || r.is_err(), "`{name}` {change}: {r:?}");
+            if let Ok(mut state) = O::State::deserialize(&made) {
+                for threads in [1, 2] {
+                    let r = opt.step_parallel(&mut params, &grads, &mut state, threads);
+                    assert!(change == "empty" || r.is_err(), "`{name}` {change}: {r:?}");
+                }
+            }
+            let buf = made[name.as_str()].as_array_mut().unwrap();
+            match change {
+                "long" => drop(buf.pop()),
+                _ => buf.extend(kept),
             }
         }
     }
@@ -364,6 +375,53 @@ proptest! {
             prop_assert!(lr.is_finite() && lr >= 0.0, "{lr} {p:?}");
             let json = serde_json::to_string(&p).unwrap();
             prop_assert_eq!(serde_json::from_str::<ReduceOnPlateau>(&json).unwrap(), p.clone(), "{}", json);
+        }
+    }
+}
+
+/// The line searches and the classical methods, with absurd step sizes, tolerances and
+/// budgets and with objectives that return NaN: Ok or a typed Err.
+#[test]
+fn classical_methods_with_absurd_inputs_return_errors() {
+    use gradstep::classical::{
+        Backtracking, Bisection, CgFormula, ConjugateGradient, Lbfgs, LineSearch, Objective, Stop,
+        StrongWolfe,
+    };
+    fn bowl(x: &[f64], g: &mut [f64]) -> f64 {
+        g.iter_mut().zip(x).for_each(|(g, x)| *g = 2.0 * x);
+        x.iter().map(|x| x * x).sum()
+    }
+    fn nan_beyond_one(x: &[f64], g: &mut [f64]) -> f64 {
+        if x[0].abs() > 1.0 {
+            g.fill(f64::NAN);
+            return f64::NAN;
+        }
+        bowl(x, g)
+    }
+    type Function = fn(&[f64], &mut [f64]) -> f64;
+    for f in [bowl as Function, nan_beyond_one] {
+        let x = [0.5, -0.25];
+        let mut g = [0.0; 2];
+        let fx = f.value_grad(&x, &mut g);
+        let d = [-g[0], -g[1]];
+        for alpha0 in [f64::NAN, -1.0, 0.0, f64::INFINITY, 1e308, 5e-324] {
+            let (mut xn, mut gn) = ([0.0; 2], [0.0; 2]);
+            let _ = Backtracking::default().search(&f, &x, fx, &g, &d, alpha0, &mut xn, &mut gn);
+            let _ = Bisection::new(1e-12, 50).unwrap().search(&f, &x, fx, &g, &d, alpha0, &mut xn, &mut gn);
+            let _ = StrongWolfe::default().search(&f, &x, fx, &g, &d, alpha0, &mut xn, &mut gn);
+            let _ = StrongWolfe::pytorch(1e-4, 0.9, 1e-9, 25)
+                .unwrap()
+                .search(&f, &x, fx, &g, &d, alpha0, &mut xn, &mut gn);
+        }
+        for stop in [
+            Stop { max_iter: 0, grad_tol: 0.0 },
+            Stop { max_iter: 50, grad_tol: 0.0 },
+            Stop { max_iter: 5, grad_tol: f64::NAN },
+        ] {
+            let _ = Lbfgs::new(usize::MAX).unwrap().minimize(&f, &mut [0.9, 0.9], stop);
+            let _ = ConjugateGradient::new(CgFormula::HestenesStiefel).minimize(&f, &mut [0.9, 0.9], stop);
+            let _ = ConjugateGradient::new(CgFormula::FletcherReeves).minimize(&bowl, &mut [], stop);
+            let _ = Lbfgs::new(3).unwrap().minimize(&bowl, &mut [], stop);
         }
     }
 }

@@ -81,6 +81,9 @@ impl Newton {
     }
 
     /// Workspace for `n` parameters.
+    ///
+    /// # Panics
+    /// If the $n \times n$ Hessian cannot be allocated ($n^2$ overflows or memory runs out).
     pub fn init(&self, n: usize) -> NewtonState {
         NewtonState { step: 0, grad: vec![0.0; n], hess: vec![0.0; n * n], direction: vec![0.0; n] }
     }

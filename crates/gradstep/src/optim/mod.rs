@@ -232,6 +232,9 @@ pub trait Optimizer<T: Float> {
     type State: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
 
     /// Fresh state for a buffer of `len` parameters.
+    ///
+    /// # Panics
+    /// Like `vec![0.0; len]`, if the state's buffers cannot be allocated.
     fn init(&self, len: usize) -> Self::State;
 
     /// One update of `params` in place, given the gradient of the loss at `params`.

@@ -80,6 +80,9 @@ pub trait Schedule {
     fn lr(&self, t: u64) -> f64;
 
     /// The rates of the first `steps` updates, `[lr(0), …, lr(steps - 1)]`, e.g. to plot.
+    ///
+    /// # Panics
+    /// Like any `Vec`, if `steps` values cannot be allocated.
     fn sample(&self, steps: u64) -> Vec<f64> {
         (0..steps).map(|t| self.lr(t)).collect()
     }
