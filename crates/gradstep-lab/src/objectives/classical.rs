@@ -93,7 +93,7 @@ impl HessianObjective for Quadratic {
         let n = self.dim();
         if x.len() == n && hess.len() == n * n {
             for (k, h) in hess.iter_mut().enumerate() {
-                *h = self.q(k / n, k % n);
+                *h = self.a(k / n, k % n);
             }
         } else {
             hess.fill(f64::NAN);
