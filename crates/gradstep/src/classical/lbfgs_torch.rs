@@ -118,7 +118,10 @@ pub struct LbfgsTorch {
 }
 
 /// State of [`LbfgsTorch`], kept from one call to the next (PyTorch's `optimizer.state`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Loading one checks that its vectors agree in length and the kept pairs in number (an
+/// edited checkpoint that breaks this is an error when it is loaded).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LbfgsTorchState {
     /// Objective evaluations over the whole run (`func_evals`).
     pub func_evals: usize,
@@ -140,6 +143,51 @@ pub struct LbfgsTorchState {
     pub prev_flat_grad: Vec<f64>,
     /// $f$ at the start of the last iteration.
     pub prev_loss: f64,
+}
+
+impl LbfgsTorchState {
+    /// The lengths [`LbfgsTorch::step`] relies on, for `n` parameters.
+    fn check(&self, n: usize) -> Result<()> {
+        check_len("previous gradient", n, self.prev_flat_grad.len())?;
+        let kept = self.old_dirs.len();
+        check_len("old_stps", kept, self.old_stps.len())?;
+        check_len("ro", kept, self.ro.len())?;
+        self.old_dirs.iter().chain(&self.old_stps).try_for_each(|v| check_len("kept pair", n, v.len()))
+    }
+}
+
+impl<'de> Deserialize<'de> for LbfgsTorchState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "LbfgsTorchState")]
+        struct Raw {
+            func_evals: usize,
+            n_iter: usize,
+            d: Vec<f64>,
+            t: f64,
+            old_dirs: VecDeque<Vec<f64>>,
+            old_stps: VecDeque<Vec<f64>>,
+            ro: VecDeque<f64>,
+            h_diag: f64,
+            prev_flat_grad: Vec<f64>,
+            prev_loss: f64,
+        }
+        let r = Raw::deserialize(d)?;
+        let state = LbfgsTorchState {
+            func_evals: r.func_evals,
+            n_iter: r.n_iter,
+            d: r.d,
+            t: r.t,
+            old_dirs: r.old_dirs,
+            old_stps: r.old_stps,
+            ro: r.ro,
+            h_diag: r.h_diag,
+            prev_flat_grad: r.prev_flat_grad,
+            prev_loss: r.prev_loss,
+        };
+        state.check(state.d.len()).map_err(serde::de::Error::custom)?;
+        Ok(state)
+    }
 }
 
 impl LbfgsTorch {
@@ -201,14 +249,9 @@ impl LbfgsTorch {
         let n = x.len();
         super::check_dim(f, n)?;
         check_len("direction", n, state.d.len())?;
-        check_len("previous gradient", n, state.prev_flat_grad.len())?;
-        // The kept pairs of a loaded or edited state: as many of each, each of length n.
+        // The fields are public: an edited state may break what loading checks.
+        state.check(n)?;
         let kept = state.old_dirs.len();
-        check_len("old_stps", kept, state.old_stps.len())?;
-        check_len("ro", kept, state.ro.len())?;
-        for v in state.old_dirs.iter().chain(&state.old_stps) {
-            check_len("kept pair", n, v.len())?;
-        }
         let c = &self.config;
         // PyTorch's max_iter * 5 // 4, without overflow for an absurd max_iter.
         let max_eval =
@@ -396,7 +439,13 @@ mod tests {
         assert!(state.n_iter > 4, "{state:?}");
         assert!(LbfgsTorch::from_config(LbfgsTorchConfig { history_size: 0, ..Default::default() }).is_err());
         assert!(opt.step(&rosenbrock, &mut [0.0; 3], &mut state).is_err());
-        // An edited state whose kept pairs disagree is an error, not an index out of bounds.
+        // An edited state whose kept pairs disagree is an error, not an index out of bounds,
+        // and so is loading one.
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<LbfgsTorchState>(&json).unwrap(), state);
+        let mut edited = serde_json::to_value(&state).unwrap();
+        edited["ro"].as_array_mut().unwrap().pop();
+        assert!(serde_json::from_value::<LbfgsTorchState>(edited).is_err());
         let mut edited = state.clone();
         edited.ro.pop_back();
         assert!(opt.step(&rosenbrock, &mut x, &mut edited).is_err());
