@@ -323,18 +323,34 @@ fn fuzz_schedule<S: Schedule + Serialize + DeserializeOwned + PartialEq + std::f
     Ok(())
 }
 
-/// One line per schedule: `name: Type => [configurations as JSON]`.
+/// One line per schedule: `name: Type => [configurations as JSON]`. Generates a module of
+/// tests per line: `fuzz`, and `round_trips` (each configuration through JSON, equal, with
+/// the same rates).
 macro_rules! schedules {
     ($($name:ident: $ty:ty => [$($seed:expr),+ $(,)?]),* $(,)?) => {
         mod schedules {
             use super::*;
             $(
-                proptest! {
-                    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+                mod $name {
+                    use super::*;
+                    const SEEDS: &[&str] = &[$($seed),+];
+
+                    proptest! {
+                        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+                        #[test]
+                        fn fuzz(dice in any::<u64>(), which in 0usize..16) {
+                            fuzz_schedule::<$ty>(SEEDS[which % SEEDS.len()], dice)?;
+                        }
+                    }
+
                     #[test]
-                    fn $name(dice in any::<u64>(), which in 0usize..16) {
-                        const SEEDS: &[&str] = &[$($seed),+];
-                        fuzz_schedule::<$ty>(SEEDS[which % SEEDS.len()], dice)?;
+                    fn round_trips() {
+                        for seed in SEEDS {
+                            let s: $ty = serde_json::from_str(seed).expect("the seed loads");
+                            let back: $ty = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+                            assert_eq!(back, s);
+                            assert_eq!(back.sample(40), s.sample(40));
+                        }
                     }
                 }
             )*
