@@ -63,7 +63,7 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
     ) -> Result<()> {
         if !grads.iter().all(|g| g.is_finite()) {
             crate::error::check_len("gradient", params.len(), grads.len())?;
-            state.skipped += 1;
+            state.skipped = state.skipped.saturating_add(1);
             return Ok(());
         }
         self.inner.step_parallel(params, grads, &mut state.inner, threads)

@@ -44,6 +44,31 @@ macro_rules! validated_serde {
 }
 pub(crate) use validated_serde;
 
+/// Serde for a state checks, on loading, what can be checked without the parameters: the
+/// buffers agree in length (an optional one may be empty), their entries are finite, and
+/// those that hold squares or maxima are `>= 0`. A hand-edited checkpoint that breaks one of
+/// these is an error when it is loaded, not a NaN some steps later.
+///
+/// `checked_state!(NameState { field: Type, ... } => NameState::check)`, with every field.
+macro_rules! checked_state {
+    ($state:ident { $($field:ident : $fty:ty),* $(,)? } => $check:path) => {
+        impl<'de, T: $crate::Float> serde::Deserialize<'de> for $state<T> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                #[derive(serde::Deserialize)]
+                #[serde(bound = "T: crate::Float", rename = "state")]
+                struct Raw<T> {
+                    $($field: $fty),*
+                }
+                let r = Raw::<T>::deserialize(d)?;
+                let state = $state { $($field: r.$field),* };
+                $check(&state).map_err(serde::de::Error::custom)?;
+                Ok(state)
+            }
+        }
+    };
+}
+pub(crate) use checked_state;
+
 /// What every optimizer has and no optimizer does differently: `new(lr)` (the config's
 /// defaults with this learning rate), `config()`, serde through the config
 /// ([`validated_serde!`]), and the [`Optimizer`] methods that only delegate: `init` to the
@@ -210,6 +235,9 @@ pub trait Optimizer<T: Float> {
     type State: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
 
     /// Fresh state for a buffer of `len` parameters.
+    ///
+    /// # Panics
+    /// Like `vec![0.0; len]`, if the state's buffers cannot be allocated.
     fn init(&self, len: usize) -> Self::State;
 
     /// One update of `params` in place, given the gradient of the loss at `params`.
