@@ -28,7 +28,7 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from gen_fixtures import OPTAX_REF, OUT, PROBLEMS, TORCH_REF, grad_of, jnp, optax, torch  # noqa: E402
+from gen_fixtures import OPTAX_REF, OUT, PROBLEMS, RTOL_F32, TORCH_REF, grad_of, jnp, optax, torch  # noqa: E402
 
 import schedulefree  # noqa: E402
 import torch.optim._muon as muon_module  # noqa: E402
@@ -89,18 +89,19 @@ class Float64Instead(types.ModuleType):
         return torch.float64 if name == "bfloat16" else getattr(torch, name)
 
 
-def tensor_of(flat, dims):
-    t = torch.tensor(flat, dtype=torch.float64)
+def tensor_of(flat, dims, dtype="float64"):
+    """The tensor of a flat list, formed in float64 and rounded once to `dtype`."""
+    t = torch.tensor(flat, dtype=torch.float64).to(getattr(torch, dtype))
     return t.reshape(dims) if dims else t
 
 
-def run_torch(optimizer, hyper, problem):
+def run_torch(optimizer, hyper, problem, dtype):
     kwargs = dict(hyper)
     for k in ("etas", "step_sizes", "betas", "ns_coefficients", "eps"):
         if k in kwargs and isinstance(kwargs[k], list):
             kwargs[k] = tuple(kwargs[k])
     dims = problem.get("shape")
-    p = torch.nn.Parameter(tensor_of(problem["x0"], dims))
+    p = torch.nn.Parameter(tensor_of(problem["x0"], dims, dtype))
     extra = {} if optimizer == "muon" else {"foreach": False}
     opt = TORCH[optimizer]([p], **extra, **kwargs)
     traj, evals = [], []
@@ -110,7 +111,7 @@ def run_torch(optimizer, hyper, problem):
     try:
         for _ in range(STEPS):
             g = grad_of(problem, p.detach().reshape(-1).tolist())
-            p.grad = tensor_of(g, dims)
+            p.grad = tensor_of(g, dims, dtype)
             opt.step()
             traj.append(p.detach().reshape(-1).tolist())
             if optimizer == "asgd":
@@ -120,19 +121,19 @@ def run_torch(optimizer, hyper, problem):
     return traj, evals
 
 
-def run_schedulefree(hyper, problem):
+def run_schedulefree(hyper, problem, dtype):
     kwargs = dict(hyper)
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
     dims = problem.get("shape")
-    p = torch.nn.Parameter(tensor_of(problem["x0"], dims))
+    p = torch.nn.Parameter(tensor_of(problem["x0"], dims, dtype))
     opt = schedulefree.AdamWScheduleFree([p], foreach=False, **kwargs)
     opt.train()
     beta1 = opt.param_groups[0]["betas"][0]
     traj, evals = [], []
     for _ in range(STEPS):
         g = grad_of(problem, p.detach().reshape(-1).tolist())
-        p.grad = tensor_of(g, dims)
+        p.grad = tensor_of(g, dims, dtype)
         opt.step()
         traj.append(p.detach().reshape(-1).tolist())
         # eval()'s own operation, on a copy: x = y.lerp(z, 1 - 1/beta1).
@@ -141,7 +142,7 @@ def run_schedulefree(hyper, problem):
     return traj, evals
 
 
-def run_lamb(hyper, problem):
+def run_lamb(hyper, problem, dtype):
     h = dict(hyper)
     kw = {}
     if "betas" in h:
@@ -153,13 +154,14 @@ def run_lamb(hyper, problem):
     if h:
         raise ValueError(f"unused LAMB hyperparameters {h}")
     dims = problem.get("shape")
-    x = jnp.asarray(problem["x0"], dtype=jnp.float64)
+    jdtype = getattr(jnp, dtype)
+    x = jnp.asarray(problem["x0"], dtype=jnp.float64).astype(jdtype)
     if dims:
         x = x.reshape(dims)
     state = t.init(x)
     traj = []
     for _ in range(STEPS):
-        g = jnp.asarray(grad_of(problem, [float(v) for v in x.reshape(-1)]), dtype=jnp.float64)
+        g = jnp.asarray(grad_of(problem, [float(v) for v in x.reshape(-1)]), dtype=jnp.float64).astype(jdtype)
         updates, state = t.update(g.reshape(x.shape), state, x)
         x = optax.apply_updates(x, updates)
         traj.append([float(v) for v in x.reshape(-1)])
@@ -169,9 +171,9 @@ def run_lamb(hyper, problem):
 CASES = []
 
 
-def case(name, optimizer, hyper, problems, rtol=RTOL):
+def case(name, optimizer, hyper, problems, rtol=RTOL, dtype="float64"):
     for pname in problems:
-        CASES.append((f"{name}-{pname}", optimizer, hyper, pname, rtol))
+        CASES.append((f"{name}-{pname}", optimizer, hyper, pname, rtol, dtype))
 
 
 # --- Rprop: etas, step-size bounds (both reached), maximize, a matrix.
@@ -205,6 +207,16 @@ case("adamw-schedulefree-weight-decay", "adamw_schedulefree", {"lr": 0.1, "weigh
 case("lamb", "lamb", {"lr": 0.1}, ["p2", "gd", "p3"], RTOL_REDUCE)
 case("lamb-hyper", "lamb", {"lr": 0.05, "betas": [0.8, 0.99], "eps": 1e-4, "eps_root": 1e-8}, ["p4", "p2"], RTOL_REDUCE)
 case("lamb-weight-decay", "lamb", {"lr": 0.1, "weight_decay": 0.1}, ["p3", "m3x2"], RTOL_REDUCE)
+# --- float32 runs ("dtype": "float32"; x0 and each gradient rounded once to f32). Muon has
+# none: with the cast to float64 in place of bfloat16, torch's iteration would run in f64
+# for f32 parameters, where gradstep runs it in the parameters' type.
+case("rprop-f32", "rprop", {"lr": 0.05, "etas": [0.3, 1.5]}, ["p4"], RTOL_F32, "float32")
+case("asgd-f32", "asgd", {"lr": 0.1, "lambd": 0.01, "t0": 5.0, "weight_decay": 0.05}, ["p4"], RTOL_F32, "float32")
+# lr 0.03: with 0.1 the f32 run reaches the minimum, where Adafactor's normalised steps turn
+# an ulp of difference (f32 norms summed in another order) into a different trajectory.
+case("adafactor-f32", "adafactor", {"lr": 0.03}, ["p4", "m3x2"], RTOL_F32, "float32")
+case("adamw-schedulefree-f32", "adamw_schedulefree", {"lr": 0.1, "warmup_steps": 5, "weight_decay": 0.05}, ["p4"], RTOL_F32, "float32")
+case("lamb-f32", "lamb", {"lr": 0.1, "weight_decay": 0.1}, ["p4", "m3x2"], RTOL_F32, "float32")
 
 
 def dumps(doc):
@@ -223,17 +235,17 @@ def dumps(doc):
 
 def main():
     names = set()
-    for name, optimizer, hyper, pname, rtol in CASES:
+    for name, optimizer, hyper, pname, rtol, dtype in CASES:
         if name in names:
             raise ValueError(f"duplicate fixture {name}")
         names.add(name)
         problem = PROBLEMS[pname]
         if optimizer in TORCH:
-            (traj, evals), ref = run_torch(optimizer, hyper, problem), (MUON_REF if optimizer == "muon" else TORCH_REF)
+            (traj, evals), ref = run_torch(optimizer, hyper, problem, dtype), (MUON_REF if optimizer == "muon" else TORCH_REF)
         elif optimizer == "adamw_schedulefree":
-            (traj, evals), ref = run_schedulefree(hyper, problem), SF_REF
+            (traj, evals), ref = run_schedulefree(hyper, problem, dtype), SF_REF
         else:
-            (traj, evals), ref = run_lamb(hyper, problem), OPTAX_REF
+            (traj, evals), ref = run_lamb(hyper, problem, dtype), OPTAX_REF
         doc = {
             "name": name,
             "reference": ref,
@@ -248,6 +260,8 @@ def main():
         if evals:
             doc["eval_trajectory"] = evals
         doc["rtol"] = rtol
+        if dtype != "float64":
+            doc["dtype"] = dtype
         with open(os.path.join(OUT, f"{name}.json"), "w") as f:
             f.write(dumps(doc))
     print(f"wrote {len(CASES)} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
