@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
+use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative};
 use crate::{Float, Optimizer, Result, Shape};
@@ -168,14 +169,14 @@ impl Adafactor {
         let w = Lerp::<T>::weight(tf.powf(c.beta2_decay));
         let rho = c.lr.min(1.0 / tf.powf(0.5));
         let sqrt_n = (n as f64).powf(0.5);
-        let x_norm = norm(params).to_f64_lossless();
+        let x_norm = sum_of_squares(params).sqrt().to_f64_lossless();
         let alpha = c.eps.1.max(x_norm / sqrt_n) * rho;
         let eps1 = c.eps.0.unwrap_or_else(|| T::epsilon().to_f64_lossless());
         let (eps1_t, floor) = (T::of(eps1), T::of(eps1 * eps1));
         let flip = if c.maximize { -T::one() } else { T::one() };
         let shrink = if c.weight_decay != 0.0 { T::of(1.0 - c.lr * c.weight_decay) } else { T::one() };
         // The update's norm first (U recomputed in the second pass, the same bits), then the step.
-        let mut uu = T::zero();
+        let mut uu = Lanes::<T>::zero();
         // With no element, a shape read from a file may still name huge rows and columns (a
         // zero among the dimensions): there is nothing to do, and no buffer to size by them.
         let factored = state.shape.as_batched_matrix().filter(|_| n > 0);
@@ -189,15 +190,9 @@ impl Adafactor {
                     &mut state.col_var[b * cols..(b + 1) * cols],
                 );
                 sums.fill(T::zero());
-                for (i, r) in rv.iter_mut().enumerate() {
-                    let mut s = T::zero();
-                    for (j, &gij) in g[i * cols..(i + 1) * cols].iter().enumerate() {
-                        let gij = gij * flip;
-                        s += gij * gij;
-                        sums[j] += gij * gij;
-                    }
+                for (r, g) in rv.iter_mut().zip(g.chunks_exact(cols)) {
+                    let s = row_squares(g, flip, sums).sqrt();
                     // PyTorch squares the norm: sqrt then square, as `vector_norm(..).square_()`.
-                    let s = s.sqrt();
                     *r = lerp(*r, s * s / cf, &w);
                 }
                 for (cj, &s) in cv.iter_mut().zip(sums.iter()) {
@@ -207,21 +202,28 @@ impl Adafactor {
                 let mean = rv.iter().fold(T::zero(), |a, &r| a + r) / rf;
                 let mean = if mean < eps1_t { eps1_t } else { mean };
                 for (&ri, g) in rv.iter().zip(g.chunks_exact(cols)) {
-                    for (&cj, &gij) in cv.iter().zip(g) {
-                        let u = factored_update(ri, cj, mean, floor, gij * flip);
-                        uu += u * u;
-                    }
+                    update_squares(ri, cv, g, mean, floor, flip, &mut uu);
                 }
             }
         } else {
-            for (v, &g) in state.variance.iter_mut().zip(grads) {
-                let g = g * flip;
-                *v = lerp(*v, g * g, &w);
-                let u = full_update(*v, floor, g);
-                uu += u * u;
+            let var = &mut state.variance[..n];
+            for (v, g) in var.chunks_exact_mut(LANES).zip(grads.chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    let g = g[l] * flip;
+                    v[l] = lerp(v[l], g * g, &w);
+                    let u = full_update(v[l], floor, g);
+                    uu.0[l] += u * u;
+                }
+            }
+            let done = n - n % LANES;
+            for i in done..n {
+                let g = grads[i] * flip;
+                var[i] = lerp(var[i], g * g, &w);
+                let u = full_update(var[i], floor, g);
+                uu.0[i - done] += u * u;
             }
         }
-        let denom = 1.0_f64.max(uu.sqrt().to_f64_lossless() / (sqrt_n * c.d));
+        let denom = 1.0_f64.max(uu.total().sqrt().to_f64_lossless() / (sqrt_n * c.d));
         let coeff = T::of(-alpha / denom);
         if let Some((batch, rows, cols)) = factored {
             let rf = T::of(rows as f64);
@@ -261,9 +263,42 @@ fn full_update<T: Float>(v: T, floor: T, g: T) -> T {
     T::one() / v.sqrt() * g
 }
 
-/// $\lVert x\rVert_2$, summed in order.
-fn norm<T: Float>(x: &[T]) -> T {
-    x.iter().fold(T::zero(), |a, &v| a + v * v).sqrt()
+/// $\sum_j g_j^2$ of one row (in lanes), adding each $g_j^2$ to its column's sum too.
+#[inline(always)]
+fn row_squares<T: Float>(g: &[T], flip: T, col_sums: &mut [T]) -> T {
+    let mut acc = Lanes::zero();
+    let (g_chunks, s_chunks) = (g.chunks_exact(LANES), col_sums.chunks_exact_mut(LANES));
+    let done = g.len() - g_chunks.remainder().len();
+    for (g, s) in g_chunks.zip(s_chunks) {
+        for l in 0..LANES {
+            let v = g[l] * flip;
+            acc.0[l] += v * v;
+            s[l] += v * v;
+        }
+    }
+    for j in done..g.len() {
+        let v = g[j] * flip;
+        acc.0[j - done] += v * v;
+        col_sums[j] += v * v;
+    }
+    acc.total()
+}
+
+/// Adds $U_{ij}^2$ of row $i$ to the lanes `acc`.
+#[inline(always)]
+fn update_squares<T: Float>(ri: T, cv: &[T], g: &[T], mean: T, floor: T, flip: T, acc: &mut Lanes<T>) {
+    let (c_chunks, g_chunks) = (cv.chunks_exact(LANES), g.chunks_exact(LANES));
+    let done = g.len() - g_chunks.remainder().len();
+    for (c, g) in c_chunks.zip(g_chunks) {
+        for l in 0..LANES {
+            let u = factored_update(ri, c[l], mean, floor, g[l] * flip);
+            acc.0[l] += u * u;
+        }
+    }
+    for j in done..g.len() {
+        let u = factored_update(ri, cv[j], mean, floor, g[j] * flip);
+        acc.0[j - done] += u * u;
+    }
 }
 
 impl<T> StateCheck<Adafactor> for AdafactorState<T> {

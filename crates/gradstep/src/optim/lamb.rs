@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::checks::StateCheck;
 use super::kernels::bias_correction;
+use super::reduce::{LANES, Lanes};
 use crate::error::{check, check_len, check_non_negative};
 use crate::{Float, Result};
 
@@ -133,27 +134,64 @@ impl Lamb {
         let (beta2, one_minus_b2) = (T::of(b2), T::of(1.0 - b2));
         let (bc1, bc2) = (T::of(bias_correction(b1, t)), T::of(bias_correction(b2, t)));
         let (eps, eps_root, wd) = (T::of(c.eps), T::of(c.eps_root), T::of(c.weight_decay));
-        let direction = |m: T, v: T, x: T| (m / bc1) / ((v / bc2 + eps_root).sqrt() + eps) + wd * x;
+        let k = Coeffs { beta1, one_minus_b1, beta2, one_minus_b2, bc1, bc2, eps, eps_root, wd };
         let (m, v) = (&mut state.exp_avg[..n], &mut state.exp_avg_sq[..n]);
-        let (mut xx, mut uu) = (T::zero(), T::zero());
-        for i in 0..n {
-            let g = grads[i];
-            // optax's operation order: (1-β)·g + β·m.
-            m[i] = one_minus_b1 * g + beta1 * m[i];
-            v[i] = one_minus_b2 * (g * g) + beta2 * v[i];
-            let u = direction(m[i], v[i], params[i]);
-            xx += params[i] * params[i];
-            uu += u * u;
+        // Both squared norms in lanes, so that this loop (sqrt and divisions included) runs
+        // on vector units; the lanes are summed in a fixed order.
+        let (mut xx, mut uu) = (Lanes::<T>::zero(), Lanes::<T>::zero());
+        let lanes = params.chunks_exact(LANES).zip(grads.chunks_exact(LANES));
+        for ((x, g), (m, v)) in lanes.zip(m.chunks_exact_mut(LANES).zip(v.chunks_exact_mut(LANES))) {
+            for l in 0..LANES {
+                let u = k.moments(g[l], &mut m[l], &mut v[l], x[l]);
+                xx.0[l] += x[l] * x[l];
+                uu.0[l] += u * u;
+            }
         }
-        let (x_norm, u_norm) = (xx.sqrt(), uu.sqrt());
+        let done = n - n % LANES;
+        for i in done..n {
+            let u = k.moments(grads[i], &mut m[i], &mut v[i], params[i]);
+            xx.0[i - done] += params[i] * params[i];
+            uu.0[i - done] += u * u;
+        }
+        let (x_norm, u_norm) = (xx.total().sqrt(), uu.total().sqrt());
         let ratio = if x_norm == T::zero() || u_norm == T::zero() { T::one() } else { x_norm / u_norm };
         let neg_lr = T::of(-c.lr);
-        for i in 0..n {
-            let u = direction(m[i], v[i], params[i]);
-            params[i] += neg_lr * (u * ratio);
+        for ((x, &m), &v) in params.iter_mut().zip(m.iter()).zip(v.iter()) {
+            let u = k.direction(m, v, *x);
+            *x += neg_lr * (u * ratio);
         }
         state.step = t;
         Ok(())
+    }
+}
+
+/// The per-step constants of the update.
+#[derive(Clone, Copy)]
+struct Coeffs<T> {
+    beta1: T,
+    one_minus_b1: T,
+    beta2: T,
+    one_minus_b2: T,
+    bc1: T,
+    bc2: T,
+    eps: T,
+    eps_root: T,
+    wd: T,
+}
+
+impl<T: Float> Coeffs<T> {
+    /// Updates the moments, optax's operation order ((1-β)·g + β·m), and returns $u$.
+    #[inline(always)]
+    fn moments(&self, g: T, m: &mut T, v: &mut T, x: T) -> T {
+        *m = self.one_minus_b1 * g + self.beta1 * *m;
+        *v = self.one_minus_b2 * (g * g) + self.beta2 * *v;
+        self.direction(*m, *v, x)
+    }
+
+    /// $u$ from the stored moments: the same bits in both passes.
+    #[inline(always)]
+    fn direction(&self, m: T, v: T, x: T) -> T {
+        (m / self.bc1) / ((v / self.bc2 + self.eps_root).sqrt() + self.eps) + self.wd * x
     }
 }
 

@@ -165,6 +165,7 @@ mod muon;
 mod nadam;
 pub(crate) mod parallel;
 mod radam;
+pub(crate) mod reduce;
 mod rmsprop;
 mod rprop;
 mod schedule_free;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
+use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative, check_positive};
 use crate::{Error, Float, Optimizer, Result, Shape};
@@ -208,7 +209,7 @@ impl Muon {
                 y[i * k + j] = u;
             }
         }
-        let norm = y.iter().fold(T::zero(), |acc, &v| acc + v * v).sqrt();
+        let norm = sum_of_squares(y).sqrt();
         let eps = T::of(c.eps);
         let norm = if norm < eps { eps } else { norm };
         for v in y.iter_mut() {
@@ -245,13 +246,25 @@ fn not_a_matrix(shape: &Shape) -> Error {
     Error::Shape { optimizer: "Muon", shape: shape.dims().to_vec(), rule: "needs a matrix (2 dimensions)" }
 }
 
-/// $S = YY^\top$ for an r×k row-major $Y$: dot products of rows, each summed in order.
+/// $S = YY^\top$ for an r×k row-major $Y$: dot products of rows (summed in lanes, so they
+/// vectorise), each computed once and written to both triangles, so $S$ is exactly symmetric.
 fn gram<T: Float>(y: &[T], r: usize, k: usize, s: &mut [T]) {
     for i in 0..r {
         let yi = &y[i * k..(i + 1) * k];
         for j in 0..=i {
             let yj = &y[j * k..(j + 1) * k];
-            let d = yi.iter().zip(yj).fold(T::zero(), |acc, (&u, &v)| acc + u * v);
+            let mut acc = Lanes::zero();
+            let (a, b) = (yi.chunks_exact(LANES), yj.chunks_exact(LANES));
+            let done = k - a.remainder().len();
+            for (a, b) in a.zip(b) {
+                for l in 0..LANES {
+                    acc.0[l] += a[l] * b[l];
+                }
+            }
+            for t in done..k {
+                acc.0[t - done] += yi[t] * yj[t];
+            }
+            let d = acc.total();
             s[i * r + j] = d;
             s[j * r + i] = d;
         }
