@@ -72,6 +72,26 @@ pub enum Error {
         /// The value.
         value: f64,
     },
+    /// A tensor's shape does not suit the optimizer, e.g. a vector given to Muon, which
+    /// orthogonalises matrices only.
+    #[error("{optimizer} cannot update a tensor of shape {shape:?}: {rule}")]
+    Shape {
+        /// The optimizer, e.g. "Muon".
+        optimizer: &'static str,
+        /// The tensor's dimensions.
+        shape: Vec<usize>,
+        /// What the optimizer needs, e.g. "needs a matrix (2 dimensions)".
+        rule: &'static str,
+    },
+    /// A state made by one optimizer was given to another (possible when a set of
+    /// [`crate::ParamGroups`] mixes optimizers through [`crate::AnyOptimizer`]).
+    #[error("state mismatch: {optimizer} was given a state of {state}")]
+    StateMismatch {
+        /// The optimizer asked to step.
+        optimizer: &'static str,
+        /// The optimizer the state belongs to.
+        state: &'static str,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -6,10 +6,14 @@
 //! - [`optim`]: the update rules, all behind one trait, [`Optimizer`]: [`Sgd`] (momentum,
 //!   dampening, Nesterov), [`Adagrad`], [`RmsProp`] (centered, momentum), [`Adadelta`],
 //!   [`Adam`] (AMSGrad, coupled or decoupled weight decay), [`AdamW`], [`NAdam`], [`RAdam`],
-//!   [`Adamax`], [`Yogi`] and [`Lion`].
+//!   [`Adamax`], [`Yogi`], [`Lion`], [`Rprop`], [`Asgd`], [`Adafactor`], [`Muon`],
+//!   [`AdamWScheduleFree`] and [`Lamb`]. Optimizers that look at a tensor's shape
+//!   (Adafactor factors matrices, Muon orthogonalises them) get it once, as a [`Shape`],
+//!   when the state is made; every step still takes the flat buffer.
 //! - [`schedule`]: learning-rate schedules, sampled for plots or driving any optimizer
 //!   ([`schedule::Scheduled`]); reduce-on-plateau.
-//! - [`ParamGroups`]: several tensors, each group with its own hyperparameters; [`clip`]:
+//! - [`ParamGroups`]: several tensors, each group with its own hyperparameters (and, through
+//!   [`AnyOptimizer`], its own optimizer: Muon for hidden matrices, AdamW for the rest); [`clip`]:
 //!   gradient clipping by value and by global norm; [`SkipNonFinite`]: an opt-in guard that
 //!   skips (and counts) steps whose gradient is not finite.
 //! - [`classical`]: Newton's method (full Hessian or diagonal preconditioner), line searches
@@ -87,6 +91,7 @@ mod groups;
 mod guard;
 pub mod optim;
 pub mod schedule;
+mod shape;
 
 pub use error::{Error, Result};
 pub use float::Float;
@@ -99,3 +104,9 @@ pub use optim::{
     RAdam, RAdamConfig, RAdamState, RmsProp, RmsPropConfig, RmsPropState, Sgd, SgdConfig, SgdState, Yogi,
     YogiConfig, YogiState,
 };
+pub use optim::{
+    Adafactor, AdafactorConfig, AdafactorState, AdamWScheduleFree, AdamWScheduleFreeConfig,
+    AdamWScheduleFreeState, AdjustLr, AnyOptimizer, AnyState, Asgd, AsgdConfig, AsgdState, Lamb, LambConfig,
+    LambState, Muon, MuonConfig, MuonState, Rprop, RpropConfig, RpropState,
+};
+pub use shape::Shape;

@@ -20,7 +20,7 @@ fn both(a: &[f32], x0: &[f32], config: AdamConfig, steps: usize) -> (Vec<f32>, V
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Over 1,000 steps every coordinate stays within 60 learning rates of the `f32`-state run,
     /// that is within 6 % of the 1,000·lr that Adam can move a coordinate in that time.

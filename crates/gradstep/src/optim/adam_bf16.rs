@@ -163,6 +163,11 @@ impl AdamBf16 {
         &self.config
     }
 
+    fn check(len: usize, state: &AdamBf16State) -> Result<()> {
+        check_len("exp_avg", len, state.exp_avg.len())?;
+        check_len("exp_avg_sq", len, state.exp_avg_sq.len())
+    }
+
     fn run<T: Float>(
         &self,
         params: &mut [T],
@@ -172,8 +177,7 @@ impl AdamBf16 {
     ) -> Result<()> {
         let n = params.len();
         check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
+        Self::check(n, state)?;
         let c = &self.config;
         let t = state.step + 1;
         let (b1, b2) = c.betas;
@@ -271,6 +275,10 @@ impl<T: Float> Optimizer<T> for AdamBf16 {
 
     fn init(&self, len: usize) -> AdamBf16State {
         AdamBf16::init(self, len)
+    }
+
+    fn check_state(&self, len: usize, state: &AdamBf16State) -> Result<()> {
+        Self::check(len, state)
     }
 
     fn step(&self, params: &mut [T], grads: &[T], state: &mut AdamBf16State) -> Result<()> {

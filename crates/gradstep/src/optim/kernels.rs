@@ -20,6 +20,14 @@ impl<T: Float> Lerp<T> {
         let small = w.abs() < T::of(0.5);
         Self { coeff: if small { w } else { -(T::one() - w) }, small }
     }
+
+    /// The weight $w$ itself (`a.lerp_(b, w)`), rounded once to `T` as ATen does.
+    #[inline]
+    pub(crate) fn weight(w: f64) -> Self {
+        let w = T::of(w);
+        let small = w.abs() < T::of(0.5);
+        Self { coeff: if small { w } else { -(T::one() - w) }, small }
+    }
 }
 
 /// Linear interpolation $a + w(b - a)$, evaluated as ATen's `lerp` does: from `a` when

@@ -19,6 +19,16 @@
 //! | [`Adamax`] | `torch.optim.Adamax` | lr, betas, eps, weight_decay, maximize | (same formula) |
 //! | [`Yogi`] | `optax.yogi` | lr, betas, eps, initial_accumulator_value | |
 //! | [`Lion`] | `optax.lion` | lr, betas, weight_decay | |
+//! | [`Rprop`] | `torch.optim.Rprop` | lr, etas, step_sizes, maximize | |
+//! | [`Asgd`] | `torch.optim.ASGD` | lr, lambd, alpha, t0, weight_decay, maximize | |
+//! | [`Adafactor`] | `torch.optim.Adafactor` | lr, beta2_decay, eps, d, weight_decay, maximize | |
+//! | [`Muon`] | `torch.optim.Muon` | lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn | |
+//! | [`AdamWScheduleFree`] | `schedulefree.AdamWScheduleFree` | lr, betas, eps, weight_decay, warmup_steps, r, weight_lr_power | |
+//! | [`Lamb`] | `optax.lamb` | lr, betas, eps, eps_root, weight_decay | |
+//!
+//! Adafactor and Muon use the tensor's shape ([`Optimizer::init_shaped`]); LAMB's trust
+//! ratio is per tensor (one call of `step` per tensor). [`AnyOptimizer`] puts optimizers of
+//! different types into one set of [`crate::ParamGroups`].
 //!
 //! The shared numeric pieces (the moment EMAs in PyTorch's operation order, bias correction
 //! computed in `f64`, the gradient's sign and coupled weight decay) live in one private module,
@@ -126,6 +136,10 @@ macro_rules! optimizer_methods {
                 self$(.$inner)?.run(params, grads, state, threads)
             }
 
+            fn check_state(&self, len: usize, state: &$state<T>) -> $crate::Result<()> {
+                $crate::optim::checks::StateCheck::check_for(state, &self$(.$inner)?, len)
+            }
+
             fn learning_rate(&self) -> f64 {
                 self$(.$inner)?.config.lr
             }
@@ -163,28 +177,45 @@ pub(crate) fn check_adam_family(
 }
 
 mod adadelta;
+mod adafactor;
 mod adagrad;
 mod adam;
 mod adam_bf16;
 mod adamax;
+mod any;
+mod asgd;
+pub(crate) mod checks;
 pub(crate) mod kernels;
+mod lamb;
 mod lion;
+mod muon;
 mod nadam;
 pub(crate) mod parallel;
 mod radam;
+pub(crate) mod reduce;
 mod rmsprop;
+mod rprop;
+mod schedule_free;
+mod scratch;
 mod sgd;
 mod yogi;
 
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
+pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AmsgradMax};
 pub use adam_bf16::{AdamBf16, AdamBf16State, Bf16};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
+pub use any::{AnyOptimizer, AnyState};
+pub use asgd::{Asgd, AsgdConfig, AsgdState};
+pub use lamb::{Lamb, LambConfig, LambState};
 pub use lion::{Lion, LionConfig, LionState};
+pub use muon::{AdjustLr, Muon, MuonConfig, MuonState};
 pub use nadam::{NAdam, NAdamConfig, NAdamState, NadamVariant};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
+pub use rprop::{Rprop, RpropConfig, RpropState};
+pub use schedule_free::{AdamWScheduleFree, AdamWScheduleFreeConfig, AdamWScheduleFreeState};
 pub use sgd::{Sgd, SgdConfig, SgdState};
 pub use yogi::{Yogi, YogiConfig, YogiState};
 
@@ -205,7 +236,7 @@ use ndarray::{ArrayBase, Data, DataMut, Dimension};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{check_non_negative, check_positive, check_unit_interval};
-use crate::{Error, Float, Result};
+use crate::{Error, Float, Result, Shape};
 
 /// A first-order update rule over flat parameter buffers.
 ///
@@ -234,11 +265,58 @@ pub trait Optimizer<T: Float> {
     /// What the optimizer remembers between steps, for one parameter buffer.
     type State: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
 
-    /// Fresh state for a buffer of `len` parameters.
+    /// Fresh state for a buffer of `len` parameters, seen as a vector.
     ///
     /// # Panics
     /// Like `vec![0.0; len]`, if the state's buffers cannot be allocated.
     fn init(&self, len: usize) -> Self::State;
+
+    /// Checks that the optimizer can update a tensor of this shape. Every shape suits an
+    /// element-wise optimizer (the default); [`Muon`] takes matrices only.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if it cannot.
+    fn check_shape(&self, shape: &Shape) -> Result<()> {
+        let _ = shape;
+        Ok(())
+    }
+
+    /// Fresh state for a tensor of shape `shape` (its flat buffer is row-major). The state
+    /// remembers what the optimizer needs of the shape, so [`Optimizer::step`] still takes
+    /// the flat buffer. Element-wise optimizers ignore the shape (the default is
+    /// [`Optimizer::init`] of its length); [`Adafactor`] factors matrices, [`Muon`]
+    /// orthogonalises them.
+    ///
+    /// ```
+    /// use gradstep::{Muon, Optimizer, Shape};
+    ///
+    /// let muon = Muon::new(0.02)?;
+    /// let mut w = vec![0.1_f64; 6];
+    /// let mut state = muon.init_shaped(&Shape::matrix(2, 3))?;
+    /// muon.step(&mut w, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], &mut state)?;
+    /// assert!(Optimizer::<f64>::init_shaped(&muon, &Shape::vector(6)).is_err());
+    /// # Ok::<(), gradstep::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the optimizer cannot update a tensor of this shape.
+    fn init_shaped(&self, shape: &Shape) -> Result<Self::State> {
+        self.check_shape(shape)?;
+        Ok(self.init(shape.len()))
+    }
+
+    /// Checks, without changing anything, that `state` can step a buffer of `len`
+    /// parameters: the checks [`Optimizer::step`] makes before it writes. [`crate::ParamGroups`]
+    /// runs it on every tensor first, so that a step that fails changes nothing. The default
+    /// accepts everything; every optimizer of this crate says what it needs.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] (or [`Error::Shape`], [`Error::StateMismatch`]) as `step`
+    /// would return.
+    fn check_state(&self, len: usize, state: &Self::State) -> Result<()> {
+        let _ = (len, state);
+        Ok(())
+    }
 
     /// One update of `params` in place, given the gradient of the loss at `params`.
     ///
@@ -261,6 +339,20 @@ pub trait Optimizer<T: Float> {
     ) -> Result<()> {
         let _ = threads;
         self.step(params, grads, state)
+    }
+
+    /// Writes the point at which to evaluate the model (a validation loss, the final answer)
+    /// to `out`. For most optimizers that is the parameters themselves (the default); the
+    /// ones that keep an average apart from the iterate say so: [`Asgd`] (its average
+    /// $\bar x$) and [`AdamWScheduleFree`] (its $x$, the parameters being $y$).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `out` or the state does not match `params`.
+    fn eval_point(&self, params: &[T], state: &Self::State, out: &mut [T]) -> Result<()> {
+        let _ = state;
+        crate::error::check_len("evaluation point", params.len(), out.len())?;
+        out.copy_from_slice(params);
+        Ok(())
     }
 
     /// The current learning rate.
