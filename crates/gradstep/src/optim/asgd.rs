@@ -144,7 +144,7 @@ impl Asgd {
                     ax[i] = if average { ax[i] + (x - ax[i]) * mu } else { x };
                 }
             },
-        );
+        )?;
         let tf = t as f64;
         state.eta = c.lr / (1.0 + c.lambd * c.lr * tf).powf(c.alpha);
         state.mu = 1.0 / (tf - c.t0).max(1.0);

@@ -159,7 +159,7 @@ impl Rprop {
                     prev[i] = gi;
                 }
             },
-        );
+        )?;
         state.step = state.step.saturating_add(1);
         Ok(())
     }

@@ -217,7 +217,7 @@ impl AdamWScheduleFree {
                     z[i] += neg_lr * d;
                 }
             },
-        );
+        )?;
         state.lr_max = lr_max;
         state.weight_sum = weight_sum;
         state.step = k1;
