@@ -25,7 +25,9 @@
 //! ([`Optimizer::step_array`]), for `T` = `f32` or `f64`. Hyperparameters are checked when an
 //! optimizer or schedule is built, and a bad one is an [`Error`] that names the value and the
 //! rule; mismatched buffers are an error too, never a panic. The state is a plain serde value:
-//! a run resumed from a saved state continues bit for bit. Each update is one fused loop over
+//! a run resumed from a saved state continues bit for bit, and a loaded state or optimizer is
+//! checked as a built one is (a hand-edited checkpoint with a negative `lr` or buffers of
+//! different lengths is an error). Each update is one fused loop over
 //! its buffers, allocates nothing, runs with the CPU's widest vector unit (AVX-512/AVX2,
 //! detected at run time, the same bits as the scalar loop), and can be split across threads
 //! with [`Optimizer::step_parallel`].

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, ema_square};
 use super::parallel::for_each_chunk;
 use crate::error::{
@@ -126,7 +127,7 @@ impl Adadelta {
         check_len("acc_delta", n, state.acc_delta.len())?;
         let t = next_step(state.step)?;
         let c = &self.config;
-        let (rho, one_minus_rho, eps) = (T::of(c.rho), T::of(1.0 - c.rho), T::of(c.eps));
+        let (rho, one_minus_rho, eps) = (T::of(c.rho), T::of(1.0 - c.rho), eps_of::<T>(c.eps)?);
         let (neg_lr, prep) = (T::of(-c.lr), GradPrep::<T>::new(c.maximize, c.weight_decay, true));
         let bufs = [&mut state.square_avg[..], &mut state.acc_delta[..]];
         for_each_chunk(

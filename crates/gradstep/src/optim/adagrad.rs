@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::EpsPlacement;
+use super::kernels::eps_of;
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_non_negative, check_positive, next_step};
 use crate::{Float, Result};
@@ -130,7 +131,7 @@ impl Adagrad {
         let t = next_step(state.step)?;
         let neg_clr = T::of(-(c.lr / (1.0 + (t - 1) as f64 * c.lr_decay)));
         let (eps, prep) =
-            (T::of(c.eps), super::kernels::GradPrep::<T>::new(c.maximize, c.weight_decay, true));
+            (eps_of::<T>(c.eps)?, super::kernels::GradPrep::<T>::new(c.maximize, c.weight_decay, true));
         let inside = c.eps_placement == EpsPlacement::InsideSqrt;
         for_each_chunk(
             threads,

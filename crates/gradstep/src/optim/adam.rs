@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_len_or_empty, check_same_len, next_step};
@@ -180,7 +181,7 @@ impl Adam {
         let (beta2, one_minus_b2) = (T::of(b2), T::of(1.0 - b2));
         let neg_step = T::of(-(c.lr / bc1));
         let (bc2_sqrt, bc2) = (T::of(bc2.sqrt()), T::of(bc2));
-        let eps = T::of(c.eps);
+        let eps = eps_of::<T>(c.eps)?;
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);
         let shrink = decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay);
         let (amsgrad, corrected_max) = (c.amsgrad, c.amsgrad_max == AmsgradMax::BiasCorrected);

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_same_len, next_step};
@@ -118,7 +119,7 @@ impl Adamax {
         let c = &self.config;
         let t = next_step(state.step)?;
         let w1 = Lerp::<T>::ema(c.betas.0);
-        let (b2, eps) = (T::of(c.betas.1), T::of(c.eps));
+        let (b2, eps) = (T::of(c.betas.1), eps_of::<T>(c.eps)?);
         let neg_clr = T::of(-(c.lr / bias_correction(c.betas.0, t)));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_inf[..]];

@@ -321,7 +321,10 @@ pub trait Optimizer<T: Float> {
     /// One update of `params` in place, given the gradient of the loss at `params`.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if `grads` or the state do not match `params` in length.
+    /// [`Error::LengthMismatch`] if `grads` or the state do not match `params` in length (a
+    /// buffer of an option that is off, such as AMSGrad's maximum, must be empty or of that
+    /// length too); [`Error::InvalidState`] if the state's step count is at `u64::MAX`. An
+    /// error is returned before anything changes.
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()>;
 
     /// [`Optimizer::step`] with the buffers split into chunks across at most `threads`

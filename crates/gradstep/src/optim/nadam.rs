@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
@@ -183,7 +184,7 @@ impl NAdam {
         };
         let (c_grad, c_avg) = (T::of(c_grad), T::of(c_avg));
         let w1 = Lerp::<T>::ema(b1);
-        let (beta2, one_minus_b2, bc2, eps) = (T::of(b2), T::of(1.0 - b2), T::of(bc2), T::of(c.eps));
+        let (beta2, one_minus_b2, bc2, eps) = (T::of(b2), T::of(1.0 - b2), T::of(bc2), eps_of::<T>(c.eps)?);
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);
         let shrink = decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_avg_sq[..]];

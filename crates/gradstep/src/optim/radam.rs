@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_same_len, next_step};
@@ -145,7 +146,7 @@ impl RAdam {
             1.0
         };
         let (bc1, lr, bc2_sqrt, rect, eps) =
-            (T::of(bc1), T::of(c.lr), T::of(bc2.sqrt()), T::of(rect), T::of(c.eps));
+            (T::of(bc1), T::of(c.lr), T::of(bc2.sqrt()), T::of(rect), eps_of::<T>(c.eps)?);
         let w1 = Lerp::<T>::ema(b1);
         let (beta2, one_minus_b2) = (T::of(b2), T::of(1.0 - b2));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);

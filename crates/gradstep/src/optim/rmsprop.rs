@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::EpsPlacement;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, ema_square, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{
@@ -167,7 +168,7 @@ impl RmsProp {
         }
         let t = next_step(state.step)?;
         let (alpha, one_minus_alpha, w) = (T::of(c.alpha), T::of(1.0 - c.alpha), Lerp::<T>::ema(c.alpha));
-        let (neg_lr, eps, mu) = (T::of(-c.lr), T::of(c.eps), T::of(c.momentum));
+        let (neg_lr, eps, mu) = (T::of(-c.lr), eps_of::<T>(c.eps)?, T::of(c.momentum));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
         let (centered, momentum) = (c.centered, c.momentum > 0.0);
         let inside = c.eps_placement == EpsPlacement::InsideSqrt;

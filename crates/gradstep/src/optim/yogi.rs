@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{bias_correction, sign};
 use super::parallel::for_each_chunk;
 use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
@@ -128,7 +129,7 @@ impl Yogi {
         let (b1, b2) = c.betas;
         let (beta1, one_minus_b1, one_minus_b2) = (T::of(b1), T::of(1.0 - b1), T::of(1.0 - b2));
         let (bc1, bc2) = (T::of(bias_correction(b1, t)), T::of(bias_correction(b2, t)));
-        let (neg_lr, eps, maximize) = (T::of(-c.lr), T::of(c.eps), c.maximize);
+        let (neg_lr, eps, maximize) = (T::of(-c.lr), eps_of::<T>(c.eps)?, c.maximize);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_avg_sq[..]];
         for_each_chunk(
             threads,
