@@ -3,18 +3,33 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
+use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, eps_of, lerp};
 use super::parallel::{MIN_CHUNK, with_wide_vectors};
 use super::{AdamConfig, AdamWConfig, Optimizer, check_adam_family};
-use crate::error::{Error, check_len, check_non_negative};
+use crate::error::{Error, check_len, check_non_negative, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// A bfloat16 number: the top 16 bits of an `f32` (sign, the full 8-bit exponent, 7 mantissa
 /// bits). It has `f32`'s range, so a second moment never overflows or flushes to zero where the
 /// `f32` one would not, and about 2.4 significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// It is saved as the number it stands for (so a checkpoint reads like any other, and a
+/// non-finite entry is `null`, as serde_json writes one), and loaded by rounding to nearest,
+/// which gives back exactly the saved number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bf16(pub u16);
+
+impl Serialize for Bf16 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_f32(self.to_f32())
+    }
+}
+
+impl<'de> Deserialize<'de> for Bf16 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        f32::deserialize(d).map(Self::from_f32)
+    }
+}
 
 impl Bf16 {
     /// The `f32` this number stands for (exact).
@@ -107,7 +122,11 @@ pub struct AdamBf16 {
 }
 
 /// State of [`AdamBf16`]: the step count and the two moments in bfloat16.
+///
+/// Loading one checks it as a step would: both moments of one length, every entry finite, and
+/// the second moment's entries `>= 0`; an edited checkpoint that breaks these is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawAdamBf16State")]
 pub struct AdamBf16State {
     /// Number of steps taken, $t$.
     pub step: u64,
@@ -115,6 +134,26 @@ pub struct AdamBf16State {
     pub exp_avg: Vec<Bf16>,
     /// Second moment $v$.
     pub exp_avg_sq: Vec<Bf16>,
+}
+
+/// [`AdamBf16State`] as read, before its checks.
+#[derive(Deserialize)]
+struct RawAdamBf16State {
+    step: u64,
+    exp_avg: Vec<Bf16>,
+    exp_avg_sq: Vec<Bf16>,
+}
+
+impl TryFrom<RawAdamBf16State> for AdamBf16State {
+    type Error = Error;
+    fn try_from(r: RawAdamBf16State) -> Result<Self> {
+        check_same_len(&[("exp_avg", r.exp_avg.len()), ("exp_avg_sq", r.exp_avg_sq.len())])?;
+        let finite = |b: &Bf16| b.to_f32().is_finite();
+        if !r.exp_avg.iter().all(finite) || !r.exp_avg_sq.iter().all(|b| finite(b) && b.to_f32() >= 0.0) {
+            return Err(Error::InvalidState { what: "moments", rule: "must be finite, and the second >= 0" });
+        }
+        Ok(Self { step: r.step, exp_avg: r.exp_avg, exp_avg_sq: r.exp_avg_sq })
+    }
 }
 
 impl AdamBf16 {
@@ -179,7 +218,8 @@ impl AdamBf16 {
         check_len("gradient", n, grads.len())?;
         Self::check(n, state)?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
+        let eps = eps_of::<T>(c.eps)?;
         let (b1, b2) = c.betas;
         let bc1 = bias_correction(b1, t);
         let bc2 = bias_correction(b2, t);
@@ -190,7 +230,7 @@ impl AdamBf16 {
             one_minus_b2: T::of(1.0 - b2),
             neg_step: T::of(-(c.lr / bc1)),
             bc2_sqrt: T::of(bc2.sqrt()),
-            eps: T::of(c.eps),
+            eps,
             prep: GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay),
             shrink: decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay),
         };
@@ -343,6 +383,8 @@ mod tests {
         assert!(AdamBf16::from_config(AdamConfig { lr: -1.0, ..Default::default() }).is_err());
         assert!(serde_json::from_str::<AdamBf16>(r#"{"betas": [1.5, 0.9]}"#).is_err());
         let opt = AdamBf16::from_config(AdamConfig::default()).unwrap();
+        let json = r#"{"step": 1, "exp_avg": [1.0], "exp_avg_sq": [-1.0]}"#;
+        assert!(serde_json::from_str::<AdamBf16State>(json).is_err());
         let mut state = opt.init(3);
         state.exp_avg_sq.pop();
         assert!(matches!(
