@@ -71,7 +71,7 @@ pub(crate) fn for_each_chunk<T, const N: usize, F>(
 /// rounds the same in every width, and Rust never fuses a multiply and an add on its own, so
 /// the results are the same bits as the scalar loop's.
 #[inline(always)]
-fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
