@@ -16,7 +16,9 @@ torch's Muon runs its Newton-Schulz iteration in bfloat16 (for GPU speed); these
 replace that one cast by float64 (the module's `torch.bfloat16` is pointed at float64 while
 the iteration runs) and say so in "reference". Everything else is the libraries' own code.
 
-Usage: as gen_fixtures.py (same venv, plus `schedulefree`):
+Usage: as gen_fixtures.py (the same venv; requirements.txt includes `schedulefree`). torch
+imports only with its CUDA libraries present, even on a CPU-only machine, so install torch
+with its dependencies (or add the nvidia-* wheels its metadata lists) before running:
 
     /tmp/fixture-venv/bin/python crates/gradstep/tools/gen_shaped_fixtures.py
 """
@@ -28,6 +30,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Importing gen_fixtures also sets what its runs rely on: jax in x64 on the CPU, and torch's
+# default dtype float64 (ASGD keeps its eta and mu in that dtype).
 from gen_fixtures import OPTAX_REF, OUT, PROBLEMS, RTOL_F32, TORCH_REF, grad_of, jnp, optax, torch  # noqa: E402
 
 import schedulefree  # noqa: E402

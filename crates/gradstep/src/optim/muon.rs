@@ -92,8 +92,9 @@ impl Default for MuonConfig {
 ///
 /// with $s$ from [`AdjustLr`]; a tall matrix is transposed for the iteration so that
 /// $S_j$ is the smaller Gram matrix. The iteration drives every singular value of
-/// $\tilde M_t$ towards 1 (with these coefficients, into roughly [0.7, 1.2]) while keeping
-/// its singular vectors: the update is about $UV^\top$ of the momentum's SVD
+/// $\tilde M_t$ towards 1 (with the default coefficients only roughly: Jordan reports
+/// values spread over about 0.5 to 1.5, which costs nothing in training) while keeping its
+/// singular vectors: the update is about $UV^\top$ of the momentum's SVD
 /// $U\Sigma V^\top$, a step of the same size in every direction the gradient has.
 ///
 /// PyTorch runs the iteration in bfloat16 (fast on a GPU, and the iteration tolerates it);
