@@ -120,3 +120,23 @@ fn threads_give_the_serial_result_bit_for_bit() {
     check(Lamb::new(0.1).unwrap(), &x0, &g);
     check(Adafactor::new(0.1).unwrap(), &x0, &g);
 }
+
+#[test]
+fn wrappers_pass_shapes_states_and_eval_points_through() {
+    use gradstep::schedule::{Cosine, Scheduled};
+    let sched = Scheduled::new(Muon::new(1.0).unwrap(), Cosine::new(0.05, 0.0, 10).unwrap());
+    let mut s = sched.init_shaped(&Shape::matrix(2, 2)).unwrap();
+    let mut w = [1.0_f64, 0.0, 0.0, 1.0];
+    sched.step(&mut w, &[1.0, 0.5, 0.0, 1.0], &mut s).unwrap();
+    assert!(Optimizer::<f64>::init_shaped(&sched, &Shape::vector(4)).is_err());
+    assert!(!Optimizer::<f64>::elementwise(&sched));
+    let guard = SkipNonFinite::new(Asgd::new(0.1).unwrap());
+    let mut g = guard.init_shaped(&Shape::vector(2)).unwrap();
+    let mut x = [1.0_f64, 2.0];
+    guard.step(&mut x, &[1.0, 1.0], &mut g).unwrap();
+    let mut e = [0.0; 2];
+    guard.eval_point(&x, &g, &mut e).unwrap();
+    assert_eq!(e, g.inner.ax[..]);
+    g.inner.ax.pop();
+    assert!(guard.check_state(2, &g).is_err());
+}

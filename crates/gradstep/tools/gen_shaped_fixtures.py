@@ -10,13 +10,18 @@ The format is gen_fixtures.py's (see ../tests/fixtures/README.md), with two opti
   one apart from the parameters: ASGD's average `ax`, schedule-free's x (computed as the
   package's eval() does, on a copy, so that the parameters y are left alone).
 
+It also writes ../tests/fixtures-mixed/: one run of several groups with different optimizers
+(Muon for matrices beside AdamW, Adafactor, LAMB), format in tests/mixed_golden.rs.
+
 References: torch.optim.Rprop, ASGD, Adafactor and Muon (torch), optax.lamb (optax),
 schedulefree.AdamWScheduleFree (schedulefree), versions pinned in requirements.txt.
 torch's Muon runs its Newton-Schulz iteration in bfloat16 (for GPU speed); these fixtures
 replace that one cast by float64 (the module's `torch.bfloat16` is pointed at float64 while
 the iteration runs) and say so in "reference". Everything else is the libraries' own code.
 
-Usage: as gen_fixtures.py (same venv, plus `schedulefree`):
+Usage: as gen_fixtures.py (the same venv; requirements.txt includes `schedulefree`). torch
+imports only with its CUDA libraries present, even on a CPU-only machine, so install torch
+with its dependencies (or add the nvidia-* wheels its metadata lists) before running:
 
     /tmp/fixture-venv/bin/python crates/gradstep/tools/gen_shaped_fixtures.py
 """
@@ -28,6 +33,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+# Importing gen_fixtures also sets what its runs rely on: jax in x64 on the CPU, and torch's
+# default dtype float64 (ASGD keeps its eta and mu in that dtype).
 from gen_fixtures import OPTAX_REF, OUT, PROBLEMS, RTOL_F32, TORCH_REF, grad_of, jnp, optax, torch  # noqa: E402
 
 import schedulefree  # noqa: E402
@@ -233,6 +240,95 @@ def dumps(doc):
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+MIXED_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures-mixed")
+
+# One set of groups with different optimizers, the way Muon is used: Muon for the hidden
+# matrices, AdamW for the rest. Each group is its own torch optimizer over its own tensors.
+MIXED = [
+    ("muon-adamw", [("muon", {"lr": 0.05}, [[3, 2]]), ("adamw", {"lr": 0.05, "weight_decay": 0.01}, [[3], [2]])], 11),
+    ("muon-lamb-adafactor", [("muon", {"lr": 0.02, "nesterov": False}, [[2, 3], [2, 2]]), ("adafactor", {"lr": 0.05}, [[2, 2]]), ("lamb", {"lr": 0.05}, [[3]])], 12),
+]
+
+
+def run_mixed(groups, problem):
+    tensors, optimizers, lamb = [], [], []
+    offset = 0
+    for optimizer, hyper, shapes in groups:
+        params = []
+        for dims in shapes:
+            n = 1
+            for d in dims:
+                n *= d
+            p = torch.nn.Parameter(tensor_of(problem["x0"][offset:offset + n], dims))
+            tensors.append((p, offset, n, dims))
+            params.append(p)
+            offset += n
+        if optimizer == "lamb":
+            if set(hyper) != {"lr"}:
+                raise ValueError(f"mixed runs take LAMB's lr only, not {hyper}")
+            # optax: one transformation per tensor (LAMB's trust ratio is per tensor anyway).
+            for p in params:
+                t = optax.lamb(hyper["lr"])
+                lamb.append((p, t, [t.init(jnp.asarray(p.detach().numpy()))]))
+        elif optimizer == "adamw":
+            optimizers.append(torch.optim.AdamW(params, foreach=False, **hyper))
+        else:
+            extra = {} if optimizer == "muon" else {"foreach": False}
+            optimizers.append(TORCH[optimizer](params, **extra, **hyper))
+    traj = []
+    saved = muon_module.torch
+    muon_module.torch = Float64Instead()
+    try:
+        for _ in range(STEPS):
+            x = []
+            for p, _, _, _ in tensors:
+                x.extend(p.detach().reshape(-1).tolist())
+            g = grad_of(problem, x)
+            for p, off, n, dims in tensors:
+                p.grad = tensor_of(g[off:off + n], dims)
+            for opt in optimizers:
+                opt.step()
+            for p, t, st in lamb:
+                xp = jnp.asarray(p.detach().numpy())
+                u, st[0] = t.update(jnp.asarray(p.grad.numpy()), st[0], xp)
+                with torch.no_grad():
+                    p.copy_(torch.tensor(list(map(float, optax.apply_updates(xp, u).reshape(-1))), dtype=torch.float64).reshape(p.shape))
+            row = []
+            for p, _, _, _ in tensors:
+                row.extend(p.detach().reshape(-1).tolist())
+            traj.append(row)
+    finally:
+        muon_module.torch = saved
+    return traj
+
+
+def write_mixed():
+    os.makedirs(MIXED_OUT, exist_ok=True)
+    for name, groups, seed in MIXED:
+        n = sum(_numel(dims) for _, _, shapes in groups for dims in shapes)
+        problem = matrix_problem((n,), seed)
+        traj = run_mixed(groups, problem)
+        doc = {
+            "name": name,
+            "reference": f"{MUON_REF}; {OPTAX_REF} for lamb, one transformation per tensor",
+            "groups": [{"optimizer": o, "hyper": h, "shapes": s} for o, h, s in groups],
+            "problem": {"A": problem["A"], "b": problem["b"]},
+            "x0": problem["x0"],
+            "trajectory": traj,
+            "rtol": RTOL_REDUCE,
+        }
+        with open(os.path.join(MIXED_OUT, f"{name}.json"), "w") as f:
+            f.write(dumps(doc))
+    print(f"wrote {len(MIXED)} fixtures to {os.path.normpath(MIXED_OUT)}", file=sys.stderr)
+
+
+def _numel(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
 def main():
     names = set()
     for name, optimizer, hyper, pname, rtol, dtype in CASES:
@@ -265,6 +361,7 @@ def main():
         with open(os.path.join(OUT, f"{name}.json"), "w") as f:
             f.write(dumps(doc))
     print(f"wrote {len(CASES)} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
+    write_mixed()
 
 
 if __name__ == "__main__":

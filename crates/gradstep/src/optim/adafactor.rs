@@ -338,6 +338,10 @@ impl<T: Float> Optimizer<T> for Adafactor {
         self.run(params, grads, state)
     }
 
+    fn elementwise(&self) -> bool {
+        false
+    }
+
     fn learning_rate(&self) -> f64 {
         self.config.lr
     }

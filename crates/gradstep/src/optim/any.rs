@@ -136,6 +136,12 @@ macro_rules! any_optimizer {
                 }
             }
 
+            fn elementwise(&self) -> bool {
+                match self {
+                    $(Self::$name(o) => Optimizer::<T>::elementwise(o),)*
+                }
+            }
+
             fn learning_rate(&self) -> f64 {
                 match self {
                     $(Self::$name(o) => Optimizer::<T>::learning_rate(o),)*

@@ -367,11 +367,37 @@ pub trait Optimizer<T: Float> {
     /// [`Error::Hyperparameter`] if `lr` is negative or not finite.
     fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
 
-    /// [`Optimizer::step`] for ndarray arrays of any shape, without copying.
+    /// Whether the update works on the flat buffer in any element order: true (the default)
+    /// when each element's update depends on its own history and on whole-tensor sums at most
+    /// (LAMB's norms); false for [`Adafactor`] and [`Muon`], which read the buffer as a
+    /// row-major matrix.
+    fn elementwise(&self) -> bool {
+        true
+    }
+
+    /// [`Optimizer::step`] for ndarray arrays of any shape, without copying. For an
+    /// optimizer that uses the shape, make the state with
+    /// `init_shaped(&Shape::from(array.shape()))`.
+    ///
+    /// ```
+    /// use gradstep::{Muon, Optimizer, Shape};
+    /// use ndarray::{Array2, ShapeBuilder};
+    ///
+    /// let muon = Muon::new(0.02)?;
+    /// let mut w = Array2::<f32>::eye(3);
+    /// let g = Array2::<f32>::ones((3, 3));
+    /// let mut state = muon.init_shaped(&Shape::from(w.shape()))?;
+    /// muon.step_array(&mut w, &g, &mut state)?;
+    /// // A column-major array is not the row-major matrix Muon reads: an error.
+    /// let (mut wf, gf) = (Array2::<f32>::zeros((3, 3).f()), Array2::<f32>::ones((3, 3).f()));
+    /// assert!(muon.step_array(&mut wf, &gf, &mut state).is_err());
+    /// # Ok::<(), gradstep::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if the shapes differ, or if either array is not contiguous
-    /// in memory (`what` is then "non-contiguous array").
+    /// in memory (`what` is then "non-contiguous array"), or, for an optimizer that is not
+    /// [`Optimizer::elementwise`], not in row-major order ("array not in row-major order").
     fn step_array<S1, S2, D>(
         &self,
         params: &mut ArrayBase<S1, D>,
@@ -400,6 +426,13 @@ pub trait Optimizer<T: Float> {
             });
         }
         let len = params.len();
+        if !self.elementwise() && !params.is_standard_layout() {
+            return Err(Error::LengthMismatch {
+                what: "array not in row-major order",
+                expected: len,
+                got: 0,
+            });
+        }
         let p = params.as_slice_memory_order_mut().ok_or(Error::LengthMismatch {
             what: "non-contiguous array",
             expected: len,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
+use super::parallel::with_wide_vectors;
 use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative, check_positive};
@@ -91,8 +92,9 @@ impl Default for MuonConfig {
 ///
 /// with $s$ from [`AdjustLr`]; a tall matrix is transposed for the iteration so that
 /// $S_j$ is the smaller Gram matrix. The iteration drives every singular value of
-/// $\tilde M_t$ towards 1 (with these coefficients, into roughly [0.7, 1.2]) while keeping
-/// its singular vectors: the update is about $UV^\top$ of the momentum's SVD
+/// $\tilde M_t$ towards 1 (with the default coefficients only roughly: Jordan reports
+/// values spread over about 0.5 to 1.5, which costs nothing in training) while keeping its
+/// singular vectors: the update is about $UV^\top$ of the momentum's SVD
 /// $U\Sigma V^\top$, a step of the same size in every direction the gradient has.
 ///
 /// PyTorch runs the iteration in bfloat16 (fast on a GPU, and the iteration tolerates it);
@@ -216,20 +218,26 @@ impl Muon {
             *v /= norm;
         }
         let (a, b, cc) = (T::of(c.ns_coefficients.0), T::of(c.ns_coefficients.1), T::of(c.ns_coefficients.2));
-        for _ in 0..c.ns_steps {
-            gram(y, r, k, s);
-            // P = b·S + c·S·S
-            matmul(s, s, r, r, r, p);
-            for (pv, &sv) in p.iter_mut().zip(s.iter()) {
-                *pv = b * sv + cc * *pv;
-            }
-            // Y ← a·Y + P·Y
-            matmul(p, y, r, r, k, y_next);
-            for (yn, &yv) in y_next.iter_mut().zip(y.iter()) {
-                *yn = a * yv + *yn;
-            }
-            y.copy_from_slice(y_next);
-        }
+        // The products, compiled for the widest vector unit the CPU has (same bits).
+        with_wide_vectors(
+            #[inline(always)]
+            || {
+                for _ in 0..c.ns_steps {
+                    gram(y, r, k, s);
+                    // P = b·S + c·S·S
+                    matmul(s, s, r, r, r, p);
+                    for (pv, &sv) in p.iter_mut().zip(s.iter()) {
+                        *pv = b * sv + cc * *pv;
+                    }
+                    // Y ← a·Y + P·Y
+                    matmul(p, y, r, r, k, y_next);
+                    for (yn, &yv) in y_next.iter_mut().zip(y.iter()) {
+                        *yn = a * yv + *yn;
+                    }
+                    y.copy_from_slice(y_next);
+                }
+            },
+        );
         let shrink = T::of(1.0 - c.lr * c.weight_decay);
         let neg_lr = T::of(-(c.lr * c.adjust_lr_fn.ratio(rows, cols)));
         for (idx, x) in params.iter_mut().enumerate() {
@@ -248,6 +256,7 @@ fn not_a_matrix(shape: &Shape) -> Error {
 
 /// $S = YY^\top$ for an r×k row-major $Y$: dot products of rows (summed in lanes, so they
 /// vectorise), each computed once and written to both triangles, so $S$ is exactly symmetric.
+#[inline(always)]
 fn gram<T: Float>(y: &[T], r: usize, k: usize, s: &mut [T]) {
     for i in 0..r {
         let yi = &y[i * k..(i + 1) * k];
@@ -272,17 +281,43 @@ fn gram<T: Float>(y: &[T], r: usize, k: usize, s: &mut [T]) {
 }
 
 /// $C = AB$ for row-major $A$ (m×l) and $B$ (l×q), in i-l-j order so the inner loop runs
-/// along rows of $B$ and $C$ (contiguous, vectorisable).
+/// along rows of $B$ and $C$ (contiguous, vectorisable), four rows of $C$ at a time so each
+/// row of $B$ is loaded once for four. Every $C_{ij}$ is summed over $t$ in order.
+#[inline(always)]
 fn matmul<T: Float>(a: &[T], b: &[T], m: usize, l: usize, q: usize, out: &mut [T]) {
     out.fill(T::zero());
-    for i in 0..m {
-        let row = &mut out[i * q..(i + 1) * q];
+    if q == 0 {
+        return; // no column: nothing to compute (and no chunk of length 0 to cut)
+    }
+    let mut rows = out.chunks_exact_mut(q);
+    let mut i = 0;
+    while i + 4 <= m {
+        let (c0, c1, c2, c3) = match (rows.next(), rows.next(), rows.next(), rows.next()) {
+            (Some(c0), Some(c1), Some(c2), Some(c3)) => (c0, c1, c2, c3),
+            _ => return,
+        };
+        for t in 0..l {
+            let (a0, a1, a2, a3) = (a[i * l + t], a[(i + 1) * l + t], a[(i + 2) * l + t], a[(i + 3) * l + t]);
+            let bt = &b[t * q..(t + 1) * q];
+            for ((((o0, o1), o2), o3), &bv) in
+                c0.iter_mut().zip(c1.iter_mut()).zip(c2.iter_mut()).zip(c3.iter_mut()).zip(bt)
+            {
+                *o0 += a0 * bv;
+                *o1 += a1 * bv;
+                *o2 += a2 * bv;
+                *o3 += a3 * bv;
+            }
+        }
+        i += 4;
+    }
+    for row in rows {
         for t in 0..l {
             let ait = a[i * l + t];
             for (o, &bv) in row.iter_mut().zip(&b[t * q..(t + 1) * q]) {
                 *o += ait * bv;
             }
         }
+        i += 1;
     }
 }
 
@@ -334,6 +369,10 @@ impl<T: Float> Optimizer<T> for Muon {
 
     fn step(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
         self.run(params, grads, state)
+    }
+
+    fn elementwise(&self) -> bool {
+        false
     }
 
     fn learning_rate(&self) -> f64 {
@@ -395,5 +434,15 @@ mod tests {
         s.momentum_buffer.pop();
         assert!(matches!(opt.step(&mut [0.0; 4], &[1.0; 4], &mut s), Err(Error::LengthMismatch { .. })));
         assert!(Muon::from_config(MuonConfig { ns_steps: 100, ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn empty_matrices_step_to_nothing() {
+        // Found by the fuzz test: a 3×0 matrix made the product split rows of length 0.
+        let opt = Muon::new(0.1).unwrap();
+        for (r, c) in [(3, 0), (0, 3), (0, 0)] {
+            let mut s: MuonState<f64> = opt.init_shaped(&Shape::matrix(r, c)).unwrap();
+            opt.step(&mut [], &[], &mut s).unwrap();
+        }
     }
 }

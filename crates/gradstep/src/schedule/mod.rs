@@ -142,6 +142,26 @@ where
         ScheduledState { step: 0, inner: self.optimizer.init(len) }
     }
 
+    fn check_shape(&self, shape: &crate::Shape) -> Result<()> {
+        self.optimizer.check_shape(shape)
+    }
+
+    fn init_shaped(&self, shape: &crate::Shape) -> Result<Self::State> {
+        Ok(ScheduledState { step: 0, inner: self.optimizer.init_shaped(shape)? })
+    }
+
+    fn check_state(&self, len: usize, state: &Self::State) -> Result<()> {
+        self.optimizer.check_state(len, &state.inner)
+    }
+
+    fn eval_point(&self, params: &[T], state: &Self::State, out: &mut [T]) -> Result<()> {
+        self.optimizer.eval_point(params, &state.inner, out)
+    }
+
+    fn elementwise(&self) -> bool {
+        self.optimizer.elementwise()
+    }
+
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()> {
         self.step_parallel(params, grads, state, 1)
     }

@@ -232,6 +232,34 @@ pub fn with_optimizers<V: Visit>(
     }
 }
 
+/// Optimizer `optimizer` of the fixture format as an [`AnyOptimizer`], for runs that mix
+/// optimizers in one set of groups. Unknown names and hyperparameters panic, naming `fixture`.
+pub fn any_optimizer(fixture: &str, optimizer: &str, hyper: &Map<String, Value>) -> AnyOptimizer {
+    let mut h = Hyper::new(hyper, fixture);
+    let o: AnyOptimizer = match optimizer {
+        "sgd" => make_sgd(&mut h).into(),
+        "adagrad" => make_adagrad(&mut h).into(),
+        "rmsprop" => make_rmsprop(&mut h).into(),
+        "adadelta" => make_adadelta(&mut h).into(),
+        "adam" => make_adam(&mut h).into(),
+        "adamw" => make_adamw(&mut h).into(),
+        "nadam" => make_nadam(&mut h).into(),
+        "radam" => make_radam(&mut h).into(),
+        "adamax" => make_adamax(&mut h).into(),
+        "yogi" => make_yogi(&mut h).into(),
+        "lion" => make_lion(&mut h).into(),
+        "rprop" => make_rprop(&mut h).into(),
+        "asgd" => make_asgd(&mut h).into(),
+        "adafactor" => make_adafactor(&mut h).into(),
+        "muon" => make_muon(&mut h).into(),
+        "adamw_schedulefree" => make_adamw_schedulefree(&mut h).into(),
+        "lamb" => make_lamb(&mut h).into(),
+        other => panic!("{fixture}: unknown optimizer {other:?}"),
+    };
+    h.finish();
+    o
+}
+
 fn make_sgd(h: &mut Hyper) -> Sgd {
     let c = SgdConfig {
         lr: h.f64("lr", 1e-3),
