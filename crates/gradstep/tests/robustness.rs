@@ -301,6 +301,11 @@ optimizers! {
     adamax: Adamax => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "weight_decay": 0.1}"#],
     yogi: Yogi => [r#"{"lr": 0.1}"#],
     lion: Lion => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "weight_decay": 0.0}"#],
+    rprop: Rprop => [r#"{"lr": 0.01}"#, r#"{"lr": 0.01, "etas": [0.4, 1.3], "step_sizes": [1e-5, 10.0], "maximize": true}"#],
+    asgd: Asgd => [r#"{"lr": 0.01}"#, r#"{"lr": 0.01, "t0": 2.0, "weight_decay": 0.1}"#],
+    lamb: Lamb => [r#"{"lr": 0.01}"#, r#"{"lr": 0.01, "weight_decay": 0.1}"#],
+    adamw_schedulefree: AdamWScheduleFree => [r#"{"lr": 0.01}"#, r#"{"lr": 0.01, "warmup_steps": 3, "weight_decay": 0.1}"#],
+    adafactor: Adafactor => [r#"{"lr": 0.01}"#, r#"{"lr": 0.01, "weight_decay": 0.1, "maximize": true}"#],
     scheduled: Scheduled<Adam, Warmup<Cosine>> => [r#"{"optimizer": {"lr": 1.0, "amsgrad": true}, "schedule": {"steps": 3, "start": 0.0, "inner": {"lr": 0.1, "final_lr": 0.001, "steps": 8}}}"#],
     guarded: SkipNonFinite<RmsProp> => [r#"{"inner": {"lr": 0.01, "centered": true, "momentum": 0.9}}"#],
 }
