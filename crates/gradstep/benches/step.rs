@@ -1,4 +1,5 @@
-//! One optimizer step on 10⁷ `f32` parameters: SGD with momentum, Adam and AdamW, serial and
+//! One optimizer step on 10⁷ `f32` parameters: SGD with momentum, Adam (with `f32` and with
+//! bfloat16 moments) and AdamW, serial and
 //! split across threads, each next to a `memcpy` of the same bytes measured in the same run.
 //!
 //! "The same bytes" is the size of every buffer the step streams through (parameters,
@@ -6,16 +7,17 @@
 //! them by much, so `ratio` near 1 means the update runs at memory speed.
 //!
 //! Run: `cargo bench -p gradstep --bench step` (set `GRADSTEP_BENCH_N` for another size,
-//! `GRADSTEP_BENCH_THREADS` for the threaded rows, default 2, and `GRADSTEP_BENCH_ALL=1` to
-//! time every other optimizer too, serially). `tools/bench_torch.py` times PyTorch the same way. Reports the median of 25 steps
+//! `GRADSTEP_BENCH_THREADS` for the threaded rows, default 2, `GRADSTEP_BENCH_ALL=1` to
+//! time every other optimizer too, serially, and `GRADSTEP_BENCH_NEW=1` for only Rprop,
+//! ASGD, LAMB, schedule-free AdamW, Adafactor and Muon besides the main rows). `tools/bench_torch.py` times PyTorch the same way. Reports the median of 25 steps
 //! after 3 warm-up steps.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gradstep::{
-    Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, Optimizer, RAdam, RmsProp, RmsPropConfig, Sgd,
-    SgdConfig, Yogi,
+    Adadelta, Adafactor, Adagrad, Adam, AdamBf16, AdamW, AdamWScheduleFree, Adamax, Asgd, Lamb, Lion, Muon,
+    NAdam, Optimizer, RAdam, RmsProp, RmsPropConfig, Rprop, Sgd, SgdConfig, Shape, Yogi,
 };
 
 const REPS: usize = 25;
@@ -44,9 +46,15 @@ fn memcpy_time(n: usize, buffers: usize) -> Duration {
 }
 
 fn step_time<O: Optimizer<f32>>(opt: &O, n: usize, threads: usize) -> Duration {
+    step_time_shaped(opt, &Shape::vector(n), threads)
+}
+
+/// [`step_time`] for a tensor of the given shape (Adafactor factors a matrix, Muon needs one).
+fn step_time_shaped<O: Optimizer<f32>>(opt: &O, shape: &Shape, threads: usize) -> Duration {
+    let n = shape.len();
     let mut x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 1e-3).collect();
     let g: Vec<f32> = (0..n).map(|i| ((i % 777) as f32 - 388.0) * 1e-3).collect();
-    let mut state = opt.init(n);
+    let mut state = opt.init_shaped(shape).expect("a shape the optimizer takes");
     let mut times = Vec::new();
     for rep in 0..REPS + 3 {
         let t = Instant::now();
@@ -61,7 +69,7 @@ fn step_time<O: Optimizer<f32>>(opt: &O, n: usize, threads: usize) -> Duration {
 
 /// The required rows (SGD, Adam, AdamW) are also timed with threads.
 fn name_is_main(name: &str) -> bool {
-    name.starts_with("SGD") || name.starts_with("Adam ") || name == "Adam" || name.starts_with("AdamW")
+    name.starts_with("SGD") || name.starts_with("Adam") || name.starts_with("AdamW")
 }
 
 fn main() {
@@ -71,13 +79,16 @@ fn main() {
     let sgd = Sgd::from_config(SgdConfig { lr: 0.01, momentum: 0.9, ..Default::default() }).expect("sgd");
     let adam = Adam::new(1e-3).expect("adam");
     let adamw = AdamW::new(1e-3).expect("adamw");
+    let adam_bf16 = AdamBf16::from_config(*adam.config()).expect("adam bf16");
     println!("one step on {n} f32 parameters (median of {REPS})");
     println!("{:<26} {:>8} {:>12} {:>14} {:>7}", "optimizer", "threads", "ms/step", "memcpy ms", "ratio");
-    // Buffers streamed: x, g + state (SGD: buffer; Adam/AdamW: m, v).
+    // Buffers streamed, in f32-sized units: x, g + state (SGD: buffer; Adam/AdamW: m, v; Adam
+    // with bfloat16 state: m and v at half the bytes, one f32 buffer's worth together).
     type Run<'a> = &'a dyn Fn(usize) -> Duration;
-    let cases: [(&str, usize, Run); 3] = [
+    let cases: [(&str, usize, Run); 4] = [
         ("SGD (momentum 0.9)", 3, &|t| step_time(&sgd, n, t)),
         ("Adam", 4, &|t| step_time(&adam, n, t)),
+        ("Adam, bf16 state", 3, &|t| step_time(&adam_bf16, n, t)),
         ("AdamW (wd 0.01)", 4, &|t| step_time(&adamw, n, t)),
     ];
     let all = std::env::var("GRADSTEP_BENCH_ALL").is_ok_and(|v| v == "1");
@@ -87,7 +98,14 @@ fn main() {
         (Adagrad::new(0.01).expect("ok"), Adadelta::new(1.0).expect("ok"), NAdam::new(1e-3).expect("ok"));
     let (radam, adamax) = (RAdam::new(1e-3).expect("ok"), Adamax::new(1e-3).expect("ok"));
     let (yogi, lion) = (Yogi::new(1e-3).expect("ok"), Lion::new(1e-4).expect("ok"));
-    let more: [(&str, usize, Run); 8] = [
+    let (rprop, asgd, lamb) =
+        (Rprop::new(0.01).expect("ok"), Asgd::new(0.01).expect("ok"), Lamb::new(1e-3).expect("ok"));
+    let (adafactor, schedule_free) =
+        (Adafactor::new(0.01).expect("ok"), AdamWScheduleFree::new(2.5e-3).expect("ok"));
+    // Adafactor on the most nearly square matrix with n elements (n = rows·cols exactly).
+    let rows = (1..=n.isqrt()).rev().find(|&r| n.is_multiple_of(r)).unwrap_or(1);
+    let matrix = Shape::matrix(rows, n / rows);
+    let more: [(&str, usize, Run); 13] = [
         ("RMSprop (centered, mom.)", 5, &|t| step_time(&rms, n, t)),
         ("Adagrad", 3, &|t| step_time(&adagrad, n, t)),
         ("Adadelta", 4, &|t| step_time(&adadelta, n, t)),
@@ -96,8 +114,19 @@ fn main() {
         ("Adamax", 4, &|t| step_time(&adamax, n, t)),
         ("Yogi", 4, &|t| step_time(&yogi, n, t)),
         ("Lion", 3, &|t| step_time(&lion, n, t)),
+        // Rprop: x, g, prev, step sizes. ASGD: x, g, average.
+        ("Rprop", 4, &|t| step_time(&rprop, n, t)),
+        ("ASGD", 3, &|t| step_time(&asgd, n, t)),
+        // LAMB reads x, g, m, v, writes m, v, then reads x, m, v again and writes x: two passes.
+        ("LAMB", 4, &|t| step_time(&lamb, n, t)),
+        ("Schedule-free AdamW", 4, &|t| step_time(&schedule_free, n, t)),
+        // Adafactor (matrix): x and g, read three times; its state is rows + cols numbers.
+        ("Adafactor (matrix)", 2, &|t| step_time_shaped(&adafactor, &matrix, t)),
     ];
-    let cases = cases.into_iter().chain(more.into_iter().filter(|_| all));
+    let new_ones = std::env::var("GRADSTEP_BENCH_NEW").is_ok_and(|v| v == "1");
+    let cases = cases
+        .into_iter()
+        .chain(more.into_iter().enumerate().filter_map(|(i, c)| (all || (new_ones && i >= 8)).then_some(c)));
     for (name, buffers, run) in cases {
         for t in if threads > 1 { vec![1, threads] } else { vec![1] } {
             if t == 1 || (threads > 1 && name_is_main(name)) {
@@ -112,5 +141,22 @@ fn main() {
                 );
             }
         }
+    }
+    if all || new_ones {
+        // Muon's Newton–Schulz iteration costs about 5·(2r²k + r³) multiply-adds for an r×k
+        // matrix: a matrix-product workload, not a streaming one, so it is timed on a 512×512
+        // matrix and the memcpy column is that matrix's x, g and momentum.
+        let muon = Muon::new(0.02).expect("ok");
+        let shape = Shape::matrix(512, 512);
+        let (copy, step) = (memcpy_time(shape.len(), 3), step_time_shaped(&muon, &shape, 1));
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "{:<26} {:>8} {:>12.3} {:>14.3} {:>7.2}",
+            "Muon (512x512)",
+            1,
+            ms(step),
+            ms(copy),
+            step.as_secs_f64() / copy.as_secs_f64()
+        );
     }
 }

@@ -50,6 +50,26 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
         GuardState { inner: self.inner.init(len), skipped: 0 }
     }
 
+    fn check_shape(&self, shape: &crate::Shape) -> Result<()> {
+        self.inner.check_shape(shape)
+    }
+
+    fn init_shaped(&self, shape: &crate::Shape) -> Result<Self::State> {
+        Ok(GuardState { inner: self.inner.init_shaped(shape)?, skipped: 0 })
+    }
+
+    fn check_state(&self, len: usize, state: &Self::State) -> Result<()> {
+        self.inner.check_state(len, &state.inner)
+    }
+
+    fn eval_point(&self, params: &[T], state: &Self::State, out: &mut [T]) -> Result<()> {
+        self.inner.eval_point(params, &state.inner, out)
+    }
+
+    fn elementwise(&self) -> bool {
+        self.inner.elementwise()
+    }
+
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()> {
         self.step_parallel(params, grads, state, 1)
     }
@@ -63,7 +83,7 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
     ) -> Result<()> {
         if !grads.iter().all(|g| g.is_finite()) {
             crate::error::check_len("gradient", params.len(), grads.len())?;
-            state.skipped += 1;
+            state.skipped = state.skipped.saturating_add(1);
             return Ok(());
         }
         self.inner.step_parallel(params, grads, &mut state.inner, threads)

@@ -6,10 +6,14 @@
 //! - [`optim`]: the update rules, all behind one trait, [`Optimizer`]: [`Sgd`] (momentum,
 //!   dampening, Nesterov), [`Adagrad`], [`RmsProp`] (centered, momentum), [`Adadelta`],
 //!   [`Adam`] (AMSGrad, coupled or decoupled weight decay), [`AdamW`], [`NAdam`], [`RAdam`],
-//!   [`Adamax`], [`Yogi`] and [`Lion`].
+//!   [`Adamax`], [`Yogi`], [`Lion`], [`Rprop`], [`Asgd`], [`Adafactor`], [`Muon`],
+//!   [`AdamWScheduleFree`] and [`Lamb`]. Optimizers that look at a tensor's shape
+//!   (Adafactor factors matrices, Muon orthogonalises them) get it once, as a [`Shape`],
+//!   when the state is made; every step still takes the flat buffer.
 //! - [`schedule`]: learning-rate schedules, sampled for plots or driving any optimizer
 //!   ([`schedule::Scheduled`]); reduce-on-plateau.
-//! - [`ParamGroups`]: several tensors, each group with its own hyperparameters; [`clip`]:
+//! - [`ParamGroups`]: several tensors, each group with its own hyperparameters (and, through
+//!   [`AnyOptimizer`], its own optimizer: Muon for hidden matrices, AdamW for the rest); [`clip`]:
 //!   gradient clipping by value and by global norm; [`SkipNonFinite`]: an opt-in guard that
 //!   skips (and counts) steps whose gradient is not finite.
 //! - [`classical`]: Newton's method (full Hessian or diagonal preconditioner), line searches
@@ -21,7 +25,9 @@
 //! ([`Optimizer::step_array`]), for `T` = `f32` or `f64`. Hyperparameters are checked when an
 //! optimizer or schedule is built, and a bad one is an [`Error`] that names the value and the
 //! rule; mismatched buffers are an error too, never a panic. The state is a plain serde value:
-//! a run resumed from a saved state continues bit for bit. Each update is one fused loop over
+//! a run resumed from a saved state continues bit for bit, and a loaded state or optimizer is
+//! checked as a built one is (a hand-edited checkpoint with a negative `lr` or buffers of
+//! different lengths is an error). Each update is one fused loop over
 //! its buffers, allocates nothing, runs with the CPU's widest vector unit (AVX-512/AVX2,
 //! detected at run time, the same bits as the scalar loop), and can be split across threads
 //! with [`Optimizer::step_parallel`].
@@ -87,14 +93,22 @@ mod groups;
 mod guard;
 pub mod optim;
 pub mod schedule;
+mod shape;
 
 pub use error::{Error, Result};
 pub use float::Float;
 pub use groups::{GroupsState, ParamGroup, ParamGroups};
 pub use guard::{GuardState, SkipNonFinite, all_finite};
 pub use optim::{
-    Adadelta, AdadeltaConfig, AdadeltaState, Adagrad, AdagradConfig, AdagradState, Adam, AdamConfig,
-    AdamState, AdamW, AdamWConfig, Adamax, AdamaxConfig, AdamaxState, AmsgradMax, EpsPlacement, Lion,
-    LionConfig, LionState, NAdam, NAdamConfig, NAdamState, NadamVariant, Optimizer, RAdam, RAdamConfig,
-    RAdamState, RmsProp, RmsPropConfig, RmsPropState, Sgd, SgdConfig, SgdState, Yogi, YogiConfig, YogiState,
+    Adadelta, AdadeltaConfig, AdadeltaState, Adagrad, AdagradConfig, AdagradState, Adam, AdamBf16,
+    AdamBf16State, AdamConfig, AdamState, AdamW, AdamWConfig, Adamax, AdamaxConfig, AdamaxState, AmsgradMax,
+    Bf16, EpsPlacement, Lion, LionConfig, LionState, NAdam, NAdamConfig, NAdamState, NadamVariant, Optimizer,
+    RAdam, RAdamConfig, RAdamState, RmsProp, RmsPropConfig, RmsPropState, Sgd, SgdConfig, SgdState, Yogi,
+    YogiConfig, YogiState,
 };
+pub use optim::{
+    Adafactor, AdafactorConfig, AdafactorState, AdamWScheduleFree, AdamWScheduleFreeConfig,
+    AdamWScheduleFreeState, AdjustLr, AnyOptimizer, AnyState, Asgd, AsgdConfig, AsgdState, Lamb, LambConfig,
+    LambState, Muon, MuonConfig, MuonState, Rprop, RpropConfig, RpropState,
+};
+pub use shape::Shape;

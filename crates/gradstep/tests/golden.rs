@@ -5,7 +5,10 @@
 //! "trajectory", "rtol"}` on f(x) = ½xᵀAx − bᵀx. An unknown optimizer or hyperparameter, a
 //! malformed file, or a trajectory entry off by more than `rtol` (relative to the largest
 //! |x| of that step) fails the test and names the fixture. An optional `"dtype": "float32"`
-//! replays the run in `f32`.
+//! replays the run in `f32`. An optional `"shape"` (e.g. `[rows, cols]`) gives the optimizer
+//! the tensor's shape (`init_shaped`); x0 and the trajectory are its row-major flattening. An
+//! optional `"eval_trajectory"` holds the point to evaluate after each step
+//! (`Optimizer::eval_point`: ASGD's average, schedule-free's x), checked like the trajectory.
 
 mod common;
 
@@ -27,6 +30,8 @@ struct Fixture {
     rtol: f64,
     /// "float64" (default) or "float32".
     dtype: String,
+    shape: Option<Shape>,
+    eval_trajectory: Option<Vec<Vec<f64>>>,
 }
 
 /// Runs `opt` over the fixture's problem in the fixture's element type and returns the
@@ -43,7 +48,11 @@ fn replay_as<T: Float, O: Optimizer<T>>(opt: &O, f: &Fixture) -> f64 {
     let mut x: Vec<T> = f.x0.iter().map(|&v| T::of(v)).collect();
     let (mut x64, mut g64) = (vec![0.0; x.len()], vec![0.0; x.len()]);
     let mut g = vec![T::zero(); x.len()];
-    let mut state = opt.init(x.len());
+    let mut state = match &f.shape {
+        None => opt.init(x.len()),
+        Some(s) => opt.init_shaped(s).unwrap_or_else(|e| panic!("{}: {e}", f.name)),
+    };
+    let mut eval = vec![T::zero(); x.len()];
     let mut worst = 0.0_f64;
     for (t, expected) in f.trajectory.iter().enumerate() {
         // The gradient is formed in f64 and rounded once to T, as the generator does.
@@ -57,6 +66,12 @@ fn replay_as<T: Float, O: Optimizer<T>>(opt: &O, f: &Fixture) -> f64 {
         opt.step(&mut x, &g, &mut state).unwrap_or_else(|e| panic!("{}: step {} failed: {e}", f.name, t + 1));
         let got: Vec<f64> = x.iter().map(|v| v.to_f64_lossless()).collect();
         worst = worst.max(step_error(&f.name, t + 1, &got, expected, f.rtol));
+        if let Some(evals) = &f.eval_trajectory {
+            opt.eval_point(&x, &state, &mut eval).unwrap_or_else(|e| panic!("{}: eval point: {e}", f.name));
+            let got: Vec<f64> = eval.iter().map(|v| v.to_f64_lossless()).collect();
+            let name = format!("{} (eval point)", f.name);
+            worst = worst.max(step_error(&name, t + 1, &got, &evals[t], f.rtol));
+        }
     }
     worst
 }
@@ -78,9 +93,26 @@ fn run_fixture(path: &Path) -> (String, f64) {
             None => "float64".to_owned(),
             Some(v) => v.as_str().unwrap_or_else(|| panic!("{name}: `dtype` is not a string")).to_owned(),
         },
+        shape: doc.get("shape").map(|v| {
+            let dims: Vec<usize> = vec_f64(v, "shape", &name)
+                .iter()
+                .map(|&d| {
+                    assert!(d >= 0.0 && d.fract() == 0.0, "{name}: `shape` has a non-count {d}");
+                    d as usize
+                })
+                .collect();
+            Shape::new(&dims)
+        }),
+        eval_trajectory: doc.get("eval_trajectory").map(|v| mat_f64(v, "eval_trajectory", &name)),
         name: name.clone(),
     };
     assert!(!f.trajectory.is_empty(), "{name}: empty trajectory");
+    if let Some(s) = &f.shape {
+        assert_eq!(s.len(), f.x0.len(), "{name}: `shape` does not match x0");
+    }
+    if let Some(e) = &f.eval_trajectory {
+        assert_eq!(e.len(), f.trajectory.len(), "{name}: eval_trajectory and trajectory differ in length");
+    }
     assert!(f.a.len() == f.x0.len() && f.b.len() == f.x0.len(), "{name}: A, b and x0 disagree in size");
     let optimizer =
         field("optimizer").as_str().unwrap_or_else(|| panic!("{name}: `optimizer` is not a string"));
@@ -104,12 +136,17 @@ fn every_fixture_matches_its_reference_trajectory() {
     // The largest relative error seen, per element type.
     let mut worst: std::collections::BTreeMap<String, (String, f64)> = Default::default();
     let mut optimizers = BTreeSet::new();
+    // Fixture count and largest relative error per optimizer.
+    let mut per_optimizer: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
     for path in &files {
         let (name, err) = run_fixture(path);
         let text = std::fs::read_to_string(path).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
-        optimizers.insert(doc["optimizer"].as_str().unwrap().to_owned());
+        let opt = doc["optimizer"].as_str().unwrap().to_owned();
         let dtype = doc.get("dtype").and_then(Value::as_str).unwrap_or("float64").to_owned();
+        let o = per_optimizer.entry(format!("{opt} ({dtype})")).or_insert((0, 0.0));
+        *o = (o.0 + 1, o.1.max(err));
+        optimizers.insert(opt);
         let w = worst.entry(dtype).or_insert((String::new(), 0.0));
         if err >= w.1 {
             *w = (name, err);
@@ -119,10 +156,29 @@ fn every_fixture_matches_its_reference_trajectory() {
     for (dtype, (name, err)) in &worst {
         println!("  {dtype}: largest relative error {err:e} ({name})");
     }
+    for (opt, (count, err)) in &per_optimizer {
+        println!("  {opt}: {count} fixtures, largest relative error {err:e}");
+    }
     // Every optimizer of the format is covered by at least one fixture.
-    for o in
-        ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam", "adamax", "yogi", "lion"]
-    {
+    for o in [
+        "sgd",
+        "adagrad",
+        "rmsprop",
+        "adadelta",
+        "adam",
+        "adamw",
+        "nadam",
+        "radam",
+        "adamax",
+        "yogi",
+        "lion",
+        "rprop",
+        "asgd",
+        "adafactor",
+        "muon",
+        "adamw_schedulefree",
+        "lamb",
+    ] {
         assert!(optimizers.contains(o), "no fixture for {o}");
     }
 }
@@ -167,4 +223,20 @@ fn an_unknown_dtype_fails_loudly() {
 #[should_panic(expected = "relative error")]
 fn a_trajectory_off_by_more_than_rtol_fails() {
     run_fixture(&write_temp_fixture("golden", "traj", &BASE.replace("[0.25]", "[0.2500001]")));
+}
+
+#[test]
+fn a_hand_made_shaped_fixture_passes_and_a_wrong_shape_fails() {
+    // A 1×2 matrix of Muon with no momentum, decay or lr scaling: the 1×2 update is g/|g|,
+    // here (0.6, 0.8) exactly up to rounding, for a gradient (3, 4) = A x with A = 0 and b = (-3, -4).
+    let body = r#"{"name": "m", "reference": "hand", "optimizer": "muon",
+      "hyper": {"lr": 0.5, "weight_decay": 0.0, "momentum": 0.0, "nesterov": false,
+                "ns_coefficients": [1.5, -0.5, 0.0], "ns_steps": 60},
+      "problem": {"A": [[0.0, 0.0], [0.0, 0.0]], "b": [-3.0, -4.0]}, "shape": [1, 2],
+      "x0": [0.0, 0.0], "trajectory": [[-0.3, -0.4], [-0.6, -0.8]], "rtol": 1e-12}"#;
+    let (_, err) = run_fixture(&write_temp_fixture("golden", "shaped", body));
+    assert!(err < 1e-12, "{err}");
+    let bad = body.replace("[1, 2]", "[2, 2]");
+    let r = std::panic::catch_unwind(|| run_fixture(&write_temp_fixture("golden", "shaped-bad", &bad)));
+    assert!(r.is_err());
 }

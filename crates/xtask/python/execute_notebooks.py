@@ -1,12 +1,15 @@
 """Execute notebooks headless with a real Jupyter client and check every output.
 
-Usage: execute_notebooks.py --out DIR --timeout SECONDS NOTEBOOK...
+Usage: execute_notebooks.py --out DIR --timeout SECONDS [--touch FILE] NOTEBOOK...
        execute_notebooks.py --check-only EXECUTED_NOTEBOOK...
 
 Each notebook runs in a fresh kernel named in its metadata (the evcxr Rust kernel), with the
 notebook's folder as the working directory. The executed copy goes to DIR. The run fails if any
 cell has an error output, writes to stderr, or prints "panicked at": a panicking evcxr cell does
 not make nbclient fail by itself.
+
+--touch FILE updates FILE's modification time after each notebook, so that a running
+`mdbook serve` that watches FILE rebuilds the book with the new outputs.
 
 --check-only applies the same checks to notebooks that were already executed; it needs nothing
 but the standard library, which lets the project's tests exercise the checks without a kernel.
@@ -67,6 +70,7 @@ def main():
     parser.add_argument("--out")
     parser.add_argument("--timeout", type=int, default=1200)
     parser.add_argument("--check-only", action="store_true")
+    parser.add_argument("--touch")
     parser.add_argument("notebooks", nargs="+")
     args = parser.parse_args()
     if args.check_only:
@@ -93,6 +97,8 @@ def main():
         name = os.path.basename(path)
         nbformat.write(nb, os.path.join(args.out, name))
         failed += report(name, problems_of(nb), time.time() - start)
+        if args.touch:
+            os.utime(args.touch)
     print(f"notebooks: {len(args.notebooks) - failed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 

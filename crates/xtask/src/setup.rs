@@ -23,20 +23,49 @@ pub fn setup() -> Result<()> {
     Ok(())
 }
 
+/// The tools the book needs to be built and served: everything but the kernel.
+pub const BOOK_TOOLS: &[&str] = &["mdbook", "mdbook-katex"];
+
 /// Installs each pinned tool unless `cargo install --list` shows it at that version.
 pub fn tools() -> Result<()> {
+    install_tools(&TOOLS.iter().map(|t| t.0).collect::<Vec<_>>())
+}
+
+/// Installs the named pinned tools that are missing. When several are missing they build at
+/// the same time: each `cargo install` has its own build folder, and a fresh machine gets to
+/// the served book sooner than with one build after the other.
+pub fn install_tools(names: &[&str]) -> Result<()> {
     let listed =
         Command::new("cargo").args(["install", "--list"]).output().context("running cargo install --list")?;
     let listed = String::from_utf8_lossy(&listed.stdout);
-    for (i, (name, version, why)) in TOOLS.iter().enumerate() {
+    let mut missing = Vec::new();
+    for (i, (name, version, why)) in TOOLS.iter().enumerate().filter(|(_, t)| names.contains(&t.0)) {
         let have = listed.lines().any(|l| l.starts_with(&format!("{name} v{version}:")));
         let progress = format!("[{}/{}] {name} {version} ({why})", i + 1, TOOLS.len());
         if have {
             step(&format!("{progress}: already installed"));
-            continue;
+        } else {
+            step(&format!("{progress}: installing with cargo (minutes on a fresh machine)"));
+            missing.push((*name, *version));
         }
-        step(&format!("{progress}: installing with cargo (a few minutes on a fresh machine)"));
-        run(Command::new("cargo").args(["install", "--locked", name, "--version", version]))?;
+    }
+    let children = missing
+        .iter()
+        .map(|(name, version)| {
+            let mut cmd = Command::new("cargo");
+            cmd.args(["install", "--locked", "--quiet", name, "--version", version]);
+            eprintln!("    $ cargo install --locked --quiet {name} --version {version}");
+            cmd.spawn().with_context(|| format!("starting cargo install {name}")).map(|c| (*name, c))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut failed = Vec::new();
+    for (name, mut child) in children {
+        if !child.wait()?.success() {
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("`cargo install` failed for {}", failed.join(", "));
     }
     Ok(())
 }
@@ -103,4 +132,25 @@ pub fn kernel() -> Result<()> {
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file())
+}
+
+/// Chromium for the browser check: the system's, or Debian's `chromium` package installed with
+/// apt-get when missing (as root, which CI and containers are), and Playwright in `.venv` to
+/// drive it.
+pub fn browser() -> Result<PathBuf> {
+    install_requirements("requirements-browser.txt", "Playwright, to load the book in Chromium")?;
+    let find = || ["chromium", "chromium-browser"].into_iter().find_map(which);
+    if let Some(path) = find() {
+        step(&format!("Chromium: {}", path.display()));
+        return Ok(path);
+    }
+    if which("apt-get").is_none() {
+        bail!("no Chromium on PATH and no apt-get to install it: install Chromium");
+    }
+    step("installing Chromium with apt-get (Debian's `chromium` package)");
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    find().context("apt-get installed chromium, but it is not on PATH")
 }

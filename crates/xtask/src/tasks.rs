@@ -99,7 +99,7 @@ fn fingerprint(notebook: &Path) -> Result<u64> {
 pub fn execute(names: &[String], cached: bool) -> Result<()> {
     setup::python()?;
     setup::kernel()?;
-    run_notebooks(names, cached)
+    run_notebooks(names, cached, None)
 }
 
 /// Holds an exclusive lock on `target/NAME.lock` until the returned file is dropped, so that
@@ -116,7 +116,8 @@ fn lock(name: &str) -> Result<std::fs::File> {
 }
 
 /// Runs the notebooks (all when `names` is empty) once the kernel is set up; see [`execute`].
-fn run_notebooks(names: &[String], cached: bool) -> Result<()> {
+/// With `touch`, that file's modification time is updated after each notebook (see `serve`).
+fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result<()> {
     // The kernels of every run share one build folder (below).
     let _lock = lock("notebooks")?;
     let names = if names.is_empty() { chapter_names()? } else { names.to_vec() };
@@ -156,6 +157,9 @@ fn run_notebooks(names: &[String], cached: bool) -> Result<()> {
     let evcxr_dir =
         std::env::var_os("GRADSTEP_EVCXR_DIR").map_or_else(|| root().join("target/evcxr"), PathBuf::from);
     cmd.env("EVCXR_TMPDIR", evcxr_dir);
+    if let Some(file) = touch {
+        cmd.arg("--touch").arg(file);
+    }
     cmd.args(todo.iter().map(|(nb, _, _)| nb));
     run(&mut cmd)?;
     for (_, stamp, print) in todo {
@@ -294,7 +298,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 /// `cargo xtask build`: the book in target/book, with the notebooks' outputs.
 pub fn build() -> Result<()> {
     setup::setup()?;
-    run_notebooks(&[], true)?;
+    run_notebooks(&[], true, None)?;
     api_docs(false)?;
     step("building the book");
     run(Command::new("mdbook").arg("build"))?;
@@ -302,18 +306,62 @@ pub fn build() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask serve [--port N]`: builds the book and serves it, rebuilding on changes.
+/// `cargo xtask serve [--port N]`: serves the book as soon as its text can be built, then fills
+/// in what the code printed and drew.
+///
+/// Only mdbook and mdbook-katex stand between a fresh clone and the first page: the server starts
+/// right after them, with the outputs of earlier notebook runs where there are any. The Rust
+/// kernel is then installed and the notebooks executed (cached) while the book is being read;
+/// after each notebook the book's table of contents is touched, so that `mdbook serve` rebuilds
+/// and the open page reloads itself with the new outputs. (Executed notebooks live in `target/`,
+/// which mdbook's watcher ignores, being git-ignored.)
 pub fn serve(args: &[String]) -> Result<()> {
     let port = match args {
         [] => "3000".to_string(),
         [flag, port] if flag == "--port" => port.clone(),
         _ => bail!("usage: cargo xtask serve [--port N]"),
     };
-    setup::setup()?;
-    run_notebooks(&[], true)?;
-    api_docs(false)?;
-    step(&format!("serving the book at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
-    run(Command::new("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", &port]))
+    let start = Instant::now();
+    setup::install_tools(setup::BOOK_TOOLS)?;
+    step(&format!("starting the book server at http://127.0.0.1:{port}/"));
+    eprintln!("    $ mdbook serve --hostname 127.0.0.1 --port {port}");
+    let mut server = Command::new("mdbook")
+        .args(["serve", "--hostname", "127.0.0.1", "--port", &port])
+        .current_dir(root())
+        .spawn()
+        .context("starting mdbook serve")?;
+    let address = format!("127.0.0.1:{port}");
+    while std::net::TcpStream::connect(&address).is_err() {
+        if let Some(status) = server.try_wait()? {
+            bail!("mdbook serve stopped ({status})");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    step(&format!(
+        "the book is up at http://127.0.0.1:{port}/ after {:.0} s: text and math now; the code's \
+         printed output and figures appear under each block as its notebook runs (the page \
+         reloads itself). Ctrl-C stops.",
+        start.elapsed().as_secs_f64()
+    ));
+    let outputs = (|| {
+        setup::install_tools(&["evcxr_jupyter"])?;
+        setup::python()?;
+        setup::kernel()?;
+        api_docs(false)?;
+        run_notebooks(&[], true, Some(&root().join("book/SUMMARY.md")))
+    })();
+    match outputs {
+        Ok(()) => step(&format!(
+            "every output is in the book ({:.0} s after the start); still serving, Ctrl-C stops",
+            start.elapsed().as_secs_f64()
+        )),
+        Err(e) => step(&format!("the book is served without some outputs: {e:#}")),
+    }
+    let status = server.wait()?;
+    if !status.success() {
+        bail!("mdbook serve stopped ({status})");
+    }
+    Ok(())
 }
 
 /// `cargo xtask jupyter`: JupyterLab on the notebooks folder, with the Rust kernel.
@@ -361,6 +409,82 @@ fn book_build_without_warnings() -> Result<()> {
     Ok(())
 }
 
+/// The book's pages, in the order of `book/SUMMARY.md`: the front page and every chapter.
+fn book_pages() -> Result<Vec<String>> {
+    let summary = std::fs::read_to_string(root().join("book/SUMMARY.md"))?;
+    Ok(summary
+        .lines()
+        .filter_map(|l| l.split("](").nth(1)?.split(')').next()?.strip_suffix(".md").map(str::to_string))
+        .collect())
+}
+
+/// Serves the built book from a sub-path (`/gradstep/`, as a project site is served), loads every
+/// page in headless Chromium and checks what a reader sees: rendered math, figures, links and
+/// resources that resolve, the search index, no JavaScript errors (see
+/// `crates/xtask/python/check_book.py`).
+fn browser_check() -> Result<()> {
+    let chromium = setup::browser()?;
+    let book = target_dir().join("book");
+    if !book.join("index.html").exists() {
+        bail!("no built book in {}; the book build check must pass first", book.display());
+    }
+    let site = target_dir().join("site");
+    if site.exists() {
+        std::fs::remove_dir_all(&site)?;
+    }
+    std::fs::create_dir_all(&site)?;
+    std::os::unix::fs::symlink(&book, site.join("gradstep"))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(setup::python_bin())
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(&site)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting a static file server")?;
+    let result = (|| {
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("the static file server did not start on port {port}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let pages = book_pages()?;
+        // mdbook names it searchindex.js, or searchindex-HASH.js when it hashes static files.
+        let search_index = std::fs::read_dir(&book)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find(|n| n.starts_with("searchindex") && n.ends_with(".js"))
+            .context("the built book has no search index (searchindex*.js)")?;
+        let draws = |name: &&String| {
+            std::fs::read_to_string(executed_dir().join(format!("{name}.ipynb")))
+                .is_ok_and(|nb| nb.contains("image/svg+xml"))
+        };
+        let has_math = |name: &&String| {
+            std::fs::read_to_string(root().join(format!("book/{name}.md"))).is_ok_and(|md| md.contains('$'))
+        };
+        let figures: Vec<&str> = pages.iter().filter(draws).map(String::as_str).collect();
+        let math: Vec<&str> = pages.iter().filter(has_math).map(String::as_str).collect();
+        step(&format!("loading {} pages in Chromium from http://127.0.0.1:{port}/gradstep/", pages.len()));
+        run(Command::new(setup::python_bin())
+            .arg(root().join("crates/xtask/python/check_book.py"))
+            .arg("--base")
+            .arg(format!("http://127.0.0.1:{port}/gradstep/"))
+            .arg("--chromium")
+            .arg(&chromium)
+            .arg("--figures")
+            .arg(figures.join(","))
+            .arg("--math")
+            .arg(math.join(","))
+            .arg("--search-index")
+            .arg(&search_index)
+            .args(pages.iter().map(|p| format!("{p}.html"))))
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
 /// A named check of `cargo xtask test`.
 type Check = (&'static str, fn() -> Result<()>);
 
@@ -369,7 +493,7 @@ type Check = (&'static str, fn() -> Result<()>);
 pub fn test() -> Result<()> {
     let start = Instant::now();
     setup::setup()?;
-    let checks: [Check; 6] = [
+    let checks: [Check; 7] = [
         ("rustfmt", || run(Command::new("cargo").args(["fmt", "--all", "--check"]))),
         ("clippy", || {
             run(Command::new("cargo").args([
@@ -385,11 +509,12 @@ pub fn test() -> Result<()> {
             run(Command::new("cargo").args(["test", "--workspace"]))
         }),
         ("mdbook test (every Rust block of the book)", || book_test(&[])),
-        ("notebooks executed through Jupyter", || run_notebooks(&[], false)),
+        ("notebooks executed through Jupyter", || run_notebooks(&[], false, None)),
         ("book build with outputs and API docs", || {
             api_docs(true)?;
             book_build_without_warnings()
         }),
+        ("the book in a browser (headless Chromium)", browser_check),
     ];
     let mut failed = Vec::new();
     for (name, check) in &checks {

@@ -177,6 +177,10 @@ impl Airfoil {
 
     /// Copies the rows `idx` into `x` (and their targets into `y`), reusing their storage.
     ///
+    /// # Errors
+    /// [`DataError::Argument`] if an index is not below the number of examples; the buffers
+    /// are then left as they were.
+    ///
     /// # Example
     /// ```no_run
     /// # use gradstep_lab::data::{Sampling, airfoil::Airfoil};
@@ -184,18 +188,25 @@ impl Airfoil {
     /// let (mut x, mut y) = (Default::default(), Default::default());
     /// let mut batches = data.minibatches(10, Sampling::WithoutReplacement, 0)?;
     /// for idx in batches.epoch() {
-    ///     data.gather(idx, &mut x, &mut y);
+    ///     data.gather(idx, &mut x, &mut y)?;
     ///     assert_eq!(x.len(), 10 * 5);
     /// }
     /// # Ok::<(), gradstep_lab::data::DataError>(())
     /// ```
-    pub fn gather(&self, idx: &[usize], x: &mut Vec<f32>, y: &mut Vec<f32>) {
+    pub fn gather(&self, idx: &[usize], x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        if let Some(i) = idx.iter().find(|&&i| i >= self.len()) {
+            return Err(DataError::Argument {
+                name: "idx",
+                rule: format!("index {i} is out of range for a set of {} examples", self.len()),
+            });
+        }
         x.clear();
         y.clear();
         for &i in idx {
             x.extend(self.features.row(i).iter());
             y.push(self.targets[i]);
         }
+        Ok(())
     }
 }
 
@@ -266,7 +277,8 @@ mod tests {
     fn gather_copies_the_requested_rows() {
         let d = real();
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        d.gather(&[3, 0], &mut x, &mut y);
+        d.gather(&[3, 0], &mut x, &mut y).unwrap();
+        assert!(d.gather(&[0, 1500], &mut x, &mut y).is_err());
         assert_eq!(&x[..5], d.features().row(3).as_slice().unwrap());
         assert_eq!(y, [d.targets()[3], d.targets()[0]]);
     }

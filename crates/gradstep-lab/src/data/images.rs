@@ -91,12 +91,36 @@ impl ImageSet {
     }
 
     /// The images `idx`, in that order.
-    pub fn subset(&self, idx: &[usize]) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`DataError::Argument`] if an index is not below [`ImageSet::len`].
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::data::ImageSet;
+    ///
+    /// let set = ImageSet::new(vec![0.0, 0.5, 1.0], vec![0, 1, 2], (1, 1), 3)?;
+    /// assert_eq!(set.subset(&[2, 0])?.labels(), [2, 0]);
+    /// assert!(set.subset(&[3]).is_err());
+    /// # Ok::<(), gradstep_lab::data::DataError>(())
+    /// ```
+    pub fn subset(&self, idx: &[usize]) -> Result<Self> {
+        self.check_indices(idx)?;
+        Ok(Self {
             pixels: self.pixels.select(ndarray::Axis(0), idx),
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
             shape: self.shape,
             classes: self.classes,
+        })
+    }
+
+    fn check_indices(&self, idx: &[usize]) -> Result<()> {
+        match idx.iter().find(|&&i| i >= self.len()) {
+            Some(i) => Err(DataError::Argument {
+                name: "idx",
+                rule: format!("index {i} is out of range for a set of {} images", self.len()),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -134,7 +158,7 @@ impl ImageSet {
         }
         train.shuffle(&mut rng);
         test.shuffle(&mut rng);
-        Ok((self.subset(&train), self.subset(&test)))
+        Ok((self.subset(&train)?, self.subset(&test)?))
     }
 
     /// Seeded minibatches of indices into this set.
@@ -147,13 +171,19 @@ impl ImageSet {
 
     /// Copies the images `idx` into `x` (n × rows·cols, row-major) and their labels into `y`,
     /// reusing the buffers' storage.
-    pub fn gather(&self, idx: &[usize], x: &mut Vec<f32>, y: &mut Vec<u8>) {
+    ///
+    /// # Errors
+    /// [`DataError::Argument`] if an index is not below [`ImageSet::len`]; the buffers are
+    /// then left as they were.
+    pub fn gather(&self, idx: &[usize], x: &mut Vec<f32>, y: &mut Vec<u8>) -> Result<()> {
+        self.check_indices(idx)?;
         x.clear();
         y.clear();
         for &i in idx {
             x.extend(self.pixels.row(i).iter());
             y.push(self.labels[i]);
         }
+        Ok(())
     }
 }
 
@@ -167,5 +197,16 @@ mod tests {
         assert!(ImageSet::new(vec![2.0; 4], vec![0], (2, 2), 10).is_err());
         assert!(ImageSet::new(vec![0.0; 4], vec![10], (2, 2), 10).is_err());
         assert!(ImageSet::new(vec![0.0; 4], vec![0], (2, 2), 10).unwrap().split(1.0, 0).is_err());
+    }
+
+    #[test]
+    fn an_index_out_of_range_is_an_error_that_leaves_the_buffers_alone() {
+        let set = ImageSet::new(vec![0.0, 1.0], vec![0, 1], (1, 1), 2).unwrap();
+        let (mut x, mut y) = (vec![7.0], vec![7]);
+        assert!(set.gather(&[1, 2], &mut x, &mut y).is_err());
+        assert_eq!((x.as_slice(), y.as_slice()), ([7.0].as_slice(), [7].as_slice()));
+        set.gather(&[1, 0], &mut x, &mut y).unwrap();
+        assert_eq!((x, y), (vec![1.0, 0.0], vec![1, 0]));
+        assert!(set.subset(&[usize::MAX]).is_err());
     }
 }

@@ -2,8 +2,9 @@
 //! ([`gradstep::classical`]: Newton's method, line searches, conjugate gradient, L-BFGS), so a
 //! chapter can hand the same function to a hand-written update and to the library.
 //!
-//! A point of the wrong dimension gives a NaN value and gradient rather than a panic; the
-//! classical methods report it as a non-finite value.
+//! Each says its dimension ([`Objective::point_dim`]), so the classical methods report a
+//! starting point of the wrong dimension as [`gradstep::Error::LengthMismatch`]; evaluated by
+//! hand at such a point, an objective gives a NaN value and gradient rather than a panic.
 
 use gradstep::classical::{HessianObjective, Objective};
 
@@ -32,6 +33,9 @@ macro_rules! classical_1d {
                 grad[0] = self.derivative(x);
                 self.value(x)
             }
+            fn point_dim(&self) -> Option<usize> {
+                Some(1)
+            }
         }
         impl HessianObjective for $t {
             fn hessian(&self, x: &[f64], hess: &mut [f64]) {
@@ -51,6 +55,9 @@ macro_rules! classical_2d {
                 let Some(x) = point::<2>(x, grad) else { return f64::NAN };
                 grad.copy_from_slice(&self.gradient(x));
                 self.value(x)
+            }
+            fn point_dim(&self) -> Option<usize> {
+                Some(2)
             }
         }
         impl HessianObjective for $t {
@@ -76,6 +83,9 @@ impl Objective for Quadratic {
         self.gradient_into(x, grad);
         self.value_at(x)
     }
+    fn point_dim(&self) -> Option<usize> {
+        Some(self.dim())
+    }
 }
 
 impl HessianObjective for Quadratic {
@@ -83,7 +93,7 @@ impl HessianObjective for Quadratic {
         let n = self.dim();
         if x.len() == n && hess.len() == n * n {
             for (k, h) in hess.iter_mut().enumerate() {
-                *h = self.q(k / n, k % n);
+                *h = self.a(k / n, k % n);
             }
         } else {
             hess.fill(f64::NAN);
@@ -143,5 +153,12 @@ mod tests {
         let mut h = [0.0; 4];
         Square.hessian(&[1.0, 2.0], &mut h);
         assert!(h.iter().all(|v| v.is_nan()));
+        // The library's methods check the dimension first.
+        let newton = Newton::new(1.0).unwrap();
+        let mut state = newton.init(3);
+        let err = newton.step(&Bowl::new(1.0, 2.0), &mut [1.0, 2.0, 3.0], &mut state).unwrap_err();
+        assert_eq!(err, gradstep::Error::LengthMismatch { what: "point", expected: 2, got: 3 });
+        let q = Quadratic::diagonal(&[1.0, 4.0]).unwrap();
+        assert!(Lbfgs::new(3).unwrap().minimize(&q, &mut [1.0], Stop::default()).is_err());
     }
 }

@@ -19,7 +19,7 @@
 //! | [`RotatedBowl`] | [`Bowl`] turned by θ | 0 at the origin | adagrad exercise |
 //! | [`Saddle`] | $x_1^2 - x_2^2$ | none; saddle at 0 | intro |
 //! | [`Rosenbrock`] | $(a-x_1)^2 + b(x_2-x_1^2)^2$ | 0 at $(a, a^2)$ | |
-//! | [`Quadratic`] | $\tfrac12 x^\top Q x + c^\top x$ | $-\tfrac12 c^\top Q^{-1} c$ at $-Q^{-1}c$ | momentum |
+//! | [`Quadratic`] | $\tfrac12 x^\top A x - b^\top x$ | $-\tfrac12 b^\top A^{-1} b$ at $A^{-1}b$ | momentum |
 
 mod classical;
 mod one_d;

@@ -1,4 +1,5 @@
-//! The general convex quadratic of the momentum chapter's analysis.
+//! The general convex quadratic of the momentum chapter's analysis, in the library's
+//! convention ([`gradstep::classical::Quadratic`]): ½ xᵀAx − bᵀx.
 
 use super::ObjectiveNd;
 
@@ -6,7 +7,7 @@ use super::ObjectiveNd;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ObjectiveError {
-    /// Q is not square, or c does not have as many entries as Q has rows.
+    /// A is not square, or b does not have as many entries as A has rows.
     #[error("shape mismatch: {what}")]
     Shape {
         /// What does not fit.
@@ -15,20 +16,20 @@ pub enum ObjectiveError {
     /// An entry is NaN or infinite.
     #[error("non-finite entry in {0}")]
     NonFinite(&'static str),
-    /// Q differs from its transpose.
-    #[error("Q is not symmetric: Q[{i}][{j}] = {a} but Q[{j}][{i}] = {b}")]
+    /// A differs from its transpose.
+    #[error("A is not symmetric: A[{i}][{j}] = {a} but A[{j}][{i}] = {b}")]
     NotSymmetric {
         /// Row of the offending entry.
         i: usize,
         /// Column of the offending entry.
         j: usize,
-        /// `Q[i][j]`.
+        /// `A[i][j]`.
         a: f64,
-        /// `Q[j][i]`.
+        /// `A[j][i]`.
         b: f64,
     },
-    /// Q has an eigenvalue ≤ 0, so the quadratic has no unique minimum.
-    #[error("Q is not positive definite (Cholesky pivot {pivot} is {value})")]
+    /// A has an eigenvalue ≤ 0, so the quadratic has no unique minimum.
+    #[error("A is not positive definite (Cholesky pivot {pivot} is {value})")]
     NotPositiveDefinite {
         /// The step of the Cholesky factorisation that failed.
         pivot: usize,
@@ -37,15 +38,19 @@ pub enum ObjectiveError {
     },
 }
 
-/// h(x) = ½ xᵀQx + cᵀx with Q symmetric positive definite: the model of every smooth
-/// objective near its minimum. Its minimiser x* = −Q⁻¹c and minimum −½ cᵀQ⁻¹c are known in
-/// closed form, so a run's error can be measured exactly.
+/// h(x) = ½ xᵀAx − bᵀx with A symmetric positive definite: the model of every smooth
+/// objective near its minimum. Its gradient is Ax − b, and its minimiser x* = A⁻¹b and
+/// minimum −½ bᵀA⁻¹b are known in closed form, so a run's error can be measured exactly.
+///
+/// The sign convention is the library's ([`gradstep::classical::Quadratic`], and the usual
+/// one of conjugate gradient: the minimiser solves Ax = b); a quadratic written
+/// ½ xᵀQx + cᵀx is `Quadratic::new(Q, −c)`.
 ///
 /// # Example
 /// ```
 /// use gradstep_lab::objectives::{ObjectiveNd, Quadratic};
 ///
-/// let h = Quadratic::new(vec![vec![2.0, 0.5], vec![0.5, 1.0]], vec![1.0, -1.0])?;
+/// let h = Quadratic::new(vec![vec![2.0, 0.5], vec![0.5, 1.0]], vec![-1.0, 1.0])?;
 /// let x = h.minimizer();
 /// let mut g = [0.0; 2];
 /// h.gradient_into(&x, &mut g);
@@ -56,38 +61,38 @@ pub enum ObjectiveError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quadratic {
     n: usize,
-    /// Q, row-major.
-    q: Vec<f64>,
-    c: Vec<f64>,
-    /// The Cholesky factor L (Q = LLᵀ), row-major lower triangle.
+    /// A, row-major.
+    a: Vec<f64>,
+    b: Vec<f64>,
+    /// The Cholesky factor L (A = LLᵀ), row-major lower triangle.
     l: Vec<f64>,
 }
 
 impl Quadratic {
-    /// ½ xᵀQx + cᵀx from the rows of Q and the vector c.
+    /// ½ xᵀAx − bᵀx from the rows of A and the vector b.
     ///
     /// # Errors
-    /// [`ObjectiveError`] if Q is not square, c does not fit, an entry is not finite, or Q is
+    /// [`ObjectiveError`] if A is not square, b does not fit, an entry is not finite, or A is
     /// not symmetric positive definite.
-    pub fn new(q: Vec<Vec<f64>>, c: Vec<f64>) -> Result<Self, ObjectiveError> {
-        let n = q.len();
+    pub fn new(a: Vec<Vec<f64>>, b: Vec<f64>) -> Result<Self, ObjectiveError> {
+        let n = a.len();
         if n == 0 {
-            return Err(ObjectiveError::Shape { what: "Q has no rows".into() });
+            return Err(ObjectiveError::Shape { what: "A has no rows".into() });
         }
-        if let Some((i, row)) = q.iter().enumerate().find(|(_, r)| r.len() != n) {
+        if let Some((i, row)) = a.iter().enumerate().find(|(_, r)| r.len() != n) {
             return Err(ObjectiveError::Shape {
-                what: format!("row {i} of Q has {} entries, expected {n}", row.len()),
+                what: format!("row {i} of A has {} entries, expected {n}", row.len()),
             });
         }
-        if c.len() != n {
-            return Err(ObjectiveError::Shape { what: format!("c has {} entries, Q has {n} rows", c.len()) });
+        if b.len() != n {
+            return Err(ObjectiveError::Shape { what: format!("b has {} entries, A has {n} rows", b.len()) });
         }
-        let q: Vec<f64> = q.into_iter().flatten().collect();
+        let q: Vec<f64> = a.into_iter().flatten().collect();
         if q.iter().any(|v| !v.is_finite()) {
-            return Err(ObjectiveError::NonFinite("Q"));
+            return Err(ObjectiveError::NonFinite("A"));
         }
-        if c.iter().any(|v| !v.is_finite()) {
-            return Err(ObjectiveError::NonFinite("c"));
+        if b.iter().any(|v| !v.is_finite()) {
+            return Err(ObjectiveError::NonFinite("b"));
         }
         for i in 0..n {
             for j in 0..i {
@@ -110,10 +115,10 @@ impl Quadratic {
                 l[i * n + j] = s / d;
             }
         }
-        Ok(Self { n, q, c, l })
+        Ok(Self { n, a: q, b, l })
     }
 
-    /// ½ Σ λᵢxᵢ² (c = 0): the decoupled quadratic of the momentum chapter's exercise.
+    /// ½ Σ λᵢxᵢ² (b = 0): the decoupled quadratic of the momentum chapter's exercise.
     ///
     /// # Errors
     /// [`ObjectiveError`] if a λᵢ is not positive and finite, or the list is empty.
@@ -132,46 +137,46 @@ impl Quadratic {
         Self::new(q, vec![0.0; n])
     }
 
-    /// The entry `Q[i][j]`.
+    /// The entry `A[i][j]`.
     ///
     /// # Example
     /// ```
     /// # use gradstep_lab::objectives::Quadratic;
-    /// assert_eq!(Quadratic::diagonal(&[3.0, 1.0])?.q(0, 0), 3.0);
+    /// assert_eq!(Quadratic::diagonal(&[3.0, 1.0])?.a(0, 0), 3.0);
     /// # Ok::<(), gradstep_lab::objectives::ObjectiveError>(())
     /// ```
-    pub fn q(&self, i: usize, j: usize) -> f64 {
-        self.q[i * self.n + j]
+    pub fn a(&self, i: usize, j: usize) -> f64 {
+        self.a[i * self.n + j]
     }
 
-    /// The linear term c.
+    /// The linear term b (the quadratic subtracts bᵀx).
     ///
     /// # Example
     /// ```
     /// # use gradstep_lab::objectives::Quadratic;
-    /// assert_eq!(Quadratic::diagonal(&[3.0, 1.0])?.c(), &[0.0, 0.0]);
+    /// assert_eq!(Quadratic::diagonal(&[3.0, 1.0])?.b(), &[0.0, 0.0]);
     /// # Ok::<(), gradstep_lab::objectives::ObjectiveError>(())
     /// ```
-    pub fn c(&self) -> &[f64] {
-        &self.c
+    pub fn b(&self) -> &[f64] {
+        &self.b
     }
 
-    /// The minimiser x* = −Q⁻¹c, by the Cholesky factor computed in [`Quadratic::new`].
+    /// The minimiser x* = A⁻¹b, by the Cholesky factor computed in [`Quadratic::new`].
     ///
     /// # Example
     /// ```
     /// # use gradstep_lab::objectives::Quadratic;
-    /// let h = Quadratic::new(vec![vec![2.0, 0.0], vec![0.0, 4.0]], vec![2.0, -4.0])?;
+    /// let h = Quadratic::new(vec![vec![2.0, 0.0], vec![0.0, 4.0]], vec![-2.0, 4.0])?;
     /// let x = h.minimizer();
     /// assert!((x[0] + 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12);
     /// # Ok::<(), gradstep_lab::objectives::ObjectiveError>(())
     /// ```
     pub fn minimizer(&self) -> Vec<f64> {
         let n = self.n;
-        // Solve L y = −c, then Lᵀ x = y.
+        // Solve L y = b, then Lᵀ x = y.
         let mut y = vec![0.0; n];
         for i in 0..n {
-            let s = -self.c[i] - (0..i).map(|k| self.l[i * n + k] * y[k]).sum::<f64>();
+            let s = self.b[i] - (0..i).map(|k| self.l[i * n + k] * y[k]).sum::<f64>();
             y[i] = s / self.l[i * n + i];
         }
         let mut x = vec![0.0; n];
@@ -182,17 +187,17 @@ impl Quadratic {
         x
     }
 
-    /// The minimum value h(x*) = ½ cᵀx* = −½ cᵀQ⁻¹c.
+    /// The minimum value h(x*) = −½ bᵀx* = −½ bᵀA⁻¹b.
     ///
     /// # Example
     /// ```
     /// # use gradstep_lab::objectives::Quadratic;
-    /// let h = Quadratic::new(vec![vec![2.0]], vec![-2.0])?; // x² − 2x, minimum −1 at 1
+    /// let h = Quadratic::new(vec![vec![2.0]], vec![2.0])?; // x² − 2x, minimum −1 at 1
     /// assert!((h.min_value() + 1.0).abs() < 1e-12);
     /// # Ok::<(), gradstep_lab::objectives::ObjectiveError>(())
     /// ```
     pub fn min_value(&self) -> f64 {
-        0.5 * self.c.iter().zip(self.minimizer()).map(|(c, x)| c * x).sum::<f64>()
+        -0.5 * self.b.iter().zip(self.minimizer()).map(|(b, x)| b * x).sum::<f64>()
     }
 }
 
@@ -202,13 +207,13 @@ impl ObjectiveNd for Quadratic {
     }
     fn value_at(&self, x: &[f64]) -> f64 {
         let n = self.n;
-        let quad: f64 = (0..n).map(|i| x[i] * (0..n).map(|j| self.q[i * n + j] * x[j]).sum::<f64>()).sum();
-        0.5 * quad + self.c.iter().zip(x).map(|(c, x)| c * x).sum::<f64>()
+        let quad: f64 = (0..n).map(|i| x[i] * (0..n).map(|j| self.a[i * n + j] * x[j]).sum::<f64>()).sum();
+        0.5 * quad - self.b.iter().zip(x).map(|(b, x)| b * x).sum::<f64>()
     }
     fn gradient_into(&self, x: &[f64], grad: &mut [f64]) {
         let n = self.n;
         for (i, g) in grad.iter_mut().enumerate().take(n) {
-            *g = self.c[i] + (0..n).map(|j| self.q[i * n + j] * x[j]).sum::<f64>();
+            *g = (0..n).map(|j| self.a[i * n + j] * x[j]).sum::<f64>() - self.b[i];
         }
     }
 }
@@ -229,16 +234,37 @@ mod tests {
             Quadratic::new(vec![vec![1.0, 2.0], vec![2.0, 1.0]], vec![0.0; 2]),
             Err(ObjectiveError::NotPositiveDefinite { pivot: 1, .. })
         ));
-        assert!(matches!(Quadratic::diagonal(&[1.0, f64::NAN]), Err(ObjectiveError::NonFinite("Q"))));
+        assert!(matches!(Quadratic::diagonal(&[1.0, f64::NAN]), Err(ObjectiveError::NonFinite("A"))));
+    }
+
+    #[test]
+    fn the_convention_is_the_librarys() {
+        // ½xᵀAx − bᵀx: value, gradient and Hessian agree with gradstep's Quadratic.
+        use gradstep::classical::{HessianObjective, Objective};
+        let (a, b) = (vec![vec![2.0, 0.5], vec![0.5, 1.0]], vec![-1.0, 1.0]);
+        let lab = Quadratic::new(a.clone(), b.clone()).unwrap();
+        let lib = gradstep::classical::Quadratic::new(a, b).unwrap();
+        let x = [0.3, -1.7];
+        let (mut g1, mut g2) = ([0.0; 2], [0.0; 2]);
+        assert!((lab.value_grad(&x, &mut g1) - lib.value_grad(&x, &mut g2)).abs() < 1e-15);
+        assert!(g1.iter().zip(&g2).all(|(u, v)| (u - v).abs() < 1e-15));
+        let (mut h1, mut h2) = ([0.0; 4], [0.0; 4]);
+        lab.hessian(&x, &mut h1);
+        lib.hessian(&x, &mut h2);
+        assert_eq!(h1, h2);
+        // The minimiser solves Ax = b: x* = (−6/7, 10/7), minimum −8/7.
+        let xs = lab.minimizer();
+        assert!((xs[0] + 6.0 / 7.0).abs() < 1e-12 && (xs[1] - 10.0 / 7.0).abs() < 1e-12);
+        assert!((lab.min_value() + 8.0 / 7.0).abs() < 1e-12);
     }
 
     proptest::proptest! {
         #[test]
         fn gradient_matches_finite_differences_and_vanishes_at_the_minimiser(
             a in 0.5..4.0_f64, b in -0.4..0.4_f64, d in 0.5..4.0_f64, e in 0.5..3.0_f64,
-            c in proptest::collection::vec(-3.0..3.0_f64, 3), x in proptest::collection::vec(-3.0..3.0_f64, 3),
+            rhs in proptest::collection::vec(-3.0..3.0_f64, 3), x in proptest::collection::vec(-3.0..3.0_f64, 3),
         ) {
-            let h = Quadratic::new(vec![vec![a, b, 0.1], vec![b, d, 0.0], vec![0.1, 0.0, e]], c).unwrap();
+            let h = Quadratic::new(vec![vec![a, b, 0.1], vec![b, d, 0.0], vec![0.1, 0.0, e]], rhs).unwrap();
             let mut g = [0.0; 3];
             h.gradient_into(&x, &mut g);
             for i in 0..3 {

@@ -22,10 +22,29 @@ pub type Segment = [(f64, f64); 2];
 /// use gradstep_lab::plot::marching_squares;
 ///
 /// // f(x, y) = x on a 2 × 2 grid crosses 0.5 along one vertical segment.
-/// let segs = marching_squares(&[0.0, 1.0], &[0.0, 1.0], &[vec![0.0, 1.0], vec![0.0, 1.0]], 0.5);
+/// let segs = marching_squares(&[0.0, 1.0], &[0.0, 1.0], &[vec![0.0, 1.0], vec![0.0, 1.0]], 0.5)?;
 /// assert_eq!(segs, vec![[(0.5, 0.0), (0.5, 1.0)]]);
+/// // A grid of values that does not match the coordinates is an error.
+/// assert!(marching_squares(&[0.0, 1.0], &[0.0, 1.0], &[vec![0.0, 1.0]], 0.5).is_err());
+/// # Ok::<(), gradstep_lab::PlotError>(())
 /// ```
-pub fn marching_squares(xs: &[f64], ys: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Segment> {
+///
+/// # Errors
+/// [`PlotError::Data`] unless `z` has `ys.len()` rows of `xs.len()` values.
+pub fn marching_squares(
+    xs: &[f64],
+    ys: &[f64],
+    z: &[Vec<f64>],
+    level: f64,
+) -> Result<Vec<Segment>, PlotError> {
+    if z.len() != ys.len() || z.iter().any(|row| row.len() != xs.len()) {
+        return Err(PlotError::Data("marching squares: z must have ys.len() rows of xs.len() values"));
+    }
+    Ok(level_segments(xs, ys, z, level))
+}
+
+/// [`marching_squares`] on a grid known to match its coordinates.
+fn level_segments(xs: &[f64], ys: &[f64], z: &[Vec<f64>], level: f64) -> Vec<Segment> {
     let mut segments = Vec::new();
     let lerp = |a: (f64, f64, f64), b: (f64, f64, f64)| {
         let t = (level - a.2) / (b.2 - a.2);
@@ -326,7 +345,7 @@ impl<'a, F: Objective2d + ?Sized> ContourPlot<'a, F> {
             .iter()
             .flat_map(|&level| {
                 join_segments(
-                    marching_squares(&xs, &ys, &z, level)
+                    level_segments(&xs, &ys, &z, level)
                         .into_iter()
                         .map(|[a, b]| [frame.map(a), frame.map(b)]),
                 )
@@ -460,7 +479,7 @@ mod tests {
     fn a_circle_level_set_lies_on_the_circle() {
         let xs: Vec<f64> = (0..=40).map(|i| -2.0 + 0.1 * f64::from(i)).collect();
         let z: Vec<Vec<f64>> = xs.iter().map(|&y| xs.iter().map(|&x| x * x + y * y).collect()).collect();
-        let segs = marching_squares(&xs, &xs, &z, 1.0);
+        let segs = marching_squares(&xs, &xs, &z, 1.0).unwrap();
         assert!(segs.len() > 30);
         for s in segs {
             for (x, y) in s {

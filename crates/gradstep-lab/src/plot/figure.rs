@@ -54,6 +54,19 @@ pub struct Figure {
     svg: String,
 }
 
+/// The sizes a figure may have, in inches: below, the frame's margins leave no room for a
+/// plot; above, the canvas would be absurdly large (and its pixel counts could overflow).
+pub(crate) const SIZE_RANGE: std::ops::RangeInclusive<f64> = 0.5..=100.0;
+
+/// Checks a figure size in inches against [`SIZE_RANGE`].
+pub(crate) fn check_size(width: f64, height: f64) -> Result<(), PlotError> {
+    if SIZE_RANGE.contains(&width) && SIZE_RANGE.contains(&height) {
+        Ok(())
+    } else {
+        Err(PlotError::Data("a figure's width and height must be between 0.5 and 100 inches"))
+    }
+}
+
 impl Figure {
     /// Wraps SVG markup produced by a plotting function.
     pub(crate) fn from_svg(svg: String) -> Self {
@@ -67,6 +80,7 @@ impl Figure {
         size: (f64, f64),
         draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
     ) -> Result<Self, PlotError> {
+        check_size(size.0, size.1)?;
         let (w, h) = Style::size(size.0, size.1);
         let k = Style::OVERSAMPLE;
         let mut svg = String::new();
@@ -92,7 +106,8 @@ impl Figure {
     /// they say.
     ///
     /// # Errors
-    /// Whatever `draw` returns; [`PlotError::Draw`] if plotters fails.
+    /// Whatever `draw` returns; [`PlotError::Draw`] if plotters fails; [`PlotError::Data`] if
+    /// `width` or `height` is not between 0.5 and 100 inches.
     ///
     /// # Example
     /// ```
@@ -112,6 +127,7 @@ impl Figure {
         height: f64,
         draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
     ) -> Result<Self, PlotError> {
+        check_size(width, height)?;
         let mut svg = String::new();
         {
             let root = SVGBackend::with_string(&mut svg, Style::size(width, height)).into_drawing_area();

@@ -199,7 +199,8 @@ impl LinePlot {
         }
     }
 
-    /// Figure size in inches, like `set_figsize`.
+    /// Figure size in inches, like `set_figsize`; [`LinePlot::draw`] refuses a size outside
+    /// 0.5–100 inches.
     pub fn size(mut self, width: f64, height: f64) -> Self {
         self.size = (width, height);
         self
@@ -345,8 +346,10 @@ impl LinePlot {
     ///
     /// # Errors
     /// [`PlotError::Data`] if a series has xs and ys of different lengths, nothing is finite,
-    /// or the limits are invalid; [`PlotError::Draw`] if plotters fails.
+    /// the limits are invalid, or the size is not between 0.5 and 100 inches;
+    /// [`PlotError::Draw`] if plotters fails.
     pub fn draw(&self) -> Result<Figure, PlotError> {
+        super::figure::check_size(self.size.0, self.size.1)?;
         if self.series.iter().any(|s| s.mismatch.is_some()) {
             return Err(PlotError::Data("a series has different numbers of x and y values"));
         }

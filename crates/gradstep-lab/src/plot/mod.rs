@@ -207,6 +207,19 @@ mod tests {
     }
 
     #[test]
+    fn absurd_figure_sizes_are_typed_errors_and_the_extremes_draw() {
+        let plot = || LinePlot::new().line("x", &[1.0, 2.0], &[1.0, 3.0]);
+        for (w, h) in [(1e9, 2.0), (f64::NAN, 2.0), (0.0, 2.0), (-3.0, 2.0), (3.5, f64::INFINITY), (0.1, 0.1)]
+        {
+            assert!(matches!(plot().size(w, h).draw(), Err(PlotError::Data(_))), "{w} × {h}");
+        }
+        assert!(matches!(Figure::custom(1e9, 1.0, |_| Ok(())), Err(PlotError::Data(_))));
+        for (w, h) in [(0.5, 0.5), (100.0, 0.5), (0.5, 100.0)] {
+            plot().size(w, h).draw().unwrap();
+        }
+    }
+
+    #[test]
     fn bad_data_is_a_typed_error() {
         assert!(matches!(LinePlot::new().line("x", &[1.0], &[1.0, 2.0]).draw(), Err(PlotError::Data(_))));
         assert!(matches!(LinePlot::new().draw(), Err(PlotError::Data(_))));

@@ -93,7 +93,7 @@ impl ClassifyHistory {
 /// # let dir = DataDir::at(std::env::var("GRADSTEP_DATA_DIR").unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into()));
 ///
 /// let (train, test) = mnist::train_test(&dir, 0)?;
-/// let (train, test) = (train.subset(&(0..500).collect::<Vec<_>>()), test.subset(&(0..200).collect::<Vec<_>>()));
+/// let (train, test) = (train.subset(&(0..500).collect::<Vec<_>>())?, test.subset(&(0..200).collect::<Vec<_>>())?);
 /// let mut net = mlp(784, &[32], 10, 0)?;
 /// let mut opt = Sgd::new(0.5)?;
 /// fn halving(epoch: usize) -> f64 {
@@ -223,7 +223,7 @@ impl ClassifierTraining {
             let mut stats = BatchStats::default();
             let mut timed = 0.0;
             for (i, idx) in batches.epoch().enumerate() {
-                train.gather(idx, &mut x, &mut y);
+                train.gather(idx, &mut x, &mut y)?;
                 stats.merge(net.backprop(&x, &y).map_err(model_error)?);
                 net.step(opt, &mut state)?;
                 if (i + 1) % self.record_every == 0 || i + 1 == per_epoch {
@@ -300,7 +300,7 @@ pub fn evaluate(net: &mut Network, data: &ImageSet, batch_size: usize) -> Result
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(batch_size) {
-        data.gather(chunk, &mut x, &mut y);
+        data.gather(chunk, &mut x, &mut y)?;
         stats.merge(net.loss(&x, &y).map_err(model_error)?);
     }
     Ok(stats)
@@ -317,7 +317,10 @@ mod tests {
 
     fn small() -> (ImageSet, ImageSet) {
         let (train, test) = mnist::train_test(&DataDir::at(shared_data_dir()), 0).unwrap();
-        (train.subset(&(0..400).collect::<Vec<_>>()), test.subset(&(0..100).collect::<Vec<_>>()))
+        (
+            train.subset(&(0..400).collect::<Vec<_>>()).unwrap(),
+            test.subset(&(0..100).collect::<Vec<_>>()).unwrap(),
+        )
     }
 
     #[test]

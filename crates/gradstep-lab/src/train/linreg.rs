@@ -183,7 +183,7 @@ impl LinRegTraining {
         let mut timer = Timer::new();
         for _ in 0..self.epochs {
             for idx in batches.epoch() {
-                data.gather(idx, &mut x, &mut y);
+                data.gather(idx, &mut x, &mut y)?;
                 model.gradient(&x, &y, &mut gw, &mut gb);
                 if grad_scale != 1.0 {
                     gw.iter_mut().chain(gb.iter_mut()).for_each(|g| *g *= grad_scale);

@@ -96,6 +96,7 @@ impl<L: LineSearch> ConjugateGradient<L> {
     ) -> Result<Report> {
         stop.check()?;
         let n = x.len();
+        super::check_dim(f, n)?;
         let restart = self.restart.unwrap_or(n).max(1);
         let mut g = vec![0.0; n];
         let mut fx = start(f, x, &mut g)?;

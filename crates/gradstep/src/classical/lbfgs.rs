@@ -82,7 +82,9 @@ impl<L: LineSearch> Lbfgs<L> {
         mut observe: impl FnMut(&[f64], f64),
     ) -> Result<Report> {
         stop.check()?;
-        let (n, m) = (x.len(), self.memory);
+        super::check_dim(f, x.len())?;
+        // No more pairs are kept than there are iterations: an absurd `memory` costs nothing.
+        let (n, m) = (x.len(), self.memory.min(stop.max_iter.max(1)));
         let mut g = vec![0.0; n];
         let mut fx = start(f, x, &mut g)?;
         let (mut s, mut y) = (vec![0.0; m * n], vec![0.0; m * n]);

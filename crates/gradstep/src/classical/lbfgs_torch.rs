@@ -118,7 +118,10 @@ pub struct LbfgsTorch {
 }
 
 /// State of [`LbfgsTorch`], kept from one call to the next (PyTorch's `optimizer.state`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Loading one checks that its vectors agree in length and the kept pairs in number (an
+/// edited checkpoint that breaks this is an error when it is loaded).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LbfgsTorchState {
     /// Objective evaluations over the whole run (`func_evals`).
     pub func_evals: usize,
@@ -140,6 +143,51 @@ pub struct LbfgsTorchState {
     pub prev_flat_grad: Vec<f64>,
     /// $f$ at the start of the last iteration.
     pub prev_loss: f64,
+}
+
+impl LbfgsTorchState {
+    /// The lengths [`LbfgsTorch::step`] relies on, for `n` parameters.
+    fn check(&self, n: usize) -> Result<()> {
+        check_len("previous gradient", n, self.prev_flat_grad.len())?;
+        let kept = self.old_dirs.len();
+        check_len("old_stps", kept, self.old_stps.len())?;
+        check_len("ro", kept, self.ro.len())?;
+        self.old_dirs.iter().chain(&self.old_stps).try_for_each(|v| check_len("kept pair", n, v.len()))
+    }
+}
+
+impl<'de> Deserialize<'de> for LbfgsTorchState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "LbfgsTorchState")]
+        struct Raw {
+            func_evals: usize,
+            n_iter: usize,
+            d: Vec<f64>,
+            t: f64,
+            old_dirs: VecDeque<Vec<f64>>,
+            old_stps: VecDeque<Vec<f64>>,
+            ro: VecDeque<f64>,
+            h_diag: f64,
+            prev_flat_grad: Vec<f64>,
+            prev_loss: f64,
+        }
+        let r = Raw::deserialize(d)?;
+        let state = LbfgsTorchState {
+            func_evals: r.func_evals,
+            n_iter: r.n_iter,
+            d: r.d,
+            t: r.t,
+            old_dirs: r.old_dirs,
+            old_stps: r.old_stps,
+            ro: r.ro,
+            h_diag: r.h_diag,
+            prev_flat_grad: r.prev_flat_grad,
+            prev_loss: r.prev_loss,
+        };
+        state.check(state.d.len()).map_err(serde::de::Error::custom)?;
+        Ok(state)
+    }
 }
 
 impl LbfgsTorch {
@@ -199,26 +247,32 @@ impl LbfgsTorch {
         state: &mut LbfgsTorchState,
     ) -> Result<f64> {
         let n = x.len();
+        super::check_dim(f, n)?;
         check_len("direction", n, state.d.len())?;
-        check_len("previous gradient", n, state.prev_flat_grad.len())?;
+        // The fields are public: an edited state may break what loading checks.
+        state.check(n)?;
+        let kept = state.old_dirs.len();
         let c = &self.config;
-        let max_eval = c.max_eval.unwrap_or(c.max_iter * 5 / 4);
+        // PyTorch's max_iter * 5 // 4, without overflow for an absurd max_iter.
+        let max_eval =
+            c.max_eval.unwrap_or((c.max_iter / 4).saturating_mul(5).saturating_add(c.max_iter % 4 * 5 / 4));
         let mut g = vec![0.0; n];
         let orig_loss = f.value_grad(x, &mut g);
         let mut loss = orig_loss;
         let mut current_evals = 1;
-        state.func_evals += 1;
+        state.func_evals = state.func_evals.saturating_add(1);
         if norm_inf(&g) <= c.tolerance_grad {
             return Ok(orig_loss);
         }
         let (mut x_new, mut g_new) = (vec![0.0; n], vec![0.0; n]);
-        let history = c.history_size.max(state.old_dirs.len());
-        let (mut y, mut s, mut al) = (vec![0.0; n], vec![0.0; n], vec![0.0; history]);
+        // One slot per kept pair, grown with the history (not sized by `history_size`, which
+        // may be absurdly large).
+        let (mut y, mut s, mut al) = (vec![0.0; n], vec![0.0; n], vec![0.0; kept]);
         let mut t = state.t;
         let mut n_iter = 0;
         while n_iter < c.max_iter {
             n_iter += 1;
-            state.n_iter += 1;
+            state.n_iter = state.n_iter.saturating_add(1);
             if state.n_iter == 1 {
                 state.d.iter_mut().zip(&g).for_each(|(d, g)| *d = -g);
                 state.old_dirs.clear();
@@ -227,6 +281,9 @@ impl LbfgsTorch {
                 state.h_diag = 1.0;
             } else {
                 self.remember_pair(state, &g, t, &mut y, &mut s);
+                if al.len() < state.old_dirs.len() {
+                    al.resize(state.old_dirs.len(), 0.0);
+                }
                 two_loop(state, &g, &mut al);
             }
             state.prev_flat_grad.copy_from_slice(&g);
@@ -263,7 +320,7 @@ impl LbfgsTorch {
                 }
             };
             current_evals += ls_func_evals;
-            state.func_evals += ls_func_evals;
+            state.func_evals = state.func_evals.saturating_add(ls_func_evals);
             let step_norm = state.d.iter().fold(0.0_f64, |m, d| m.max((d * t).abs()));
             if n_iter == c.max_iter
                 || current_evals >= max_eval
@@ -382,5 +439,23 @@ mod tests {
         assert!(state.n_iter > 4, "{state:?}");
         assert!(LbfgsTorch::from_config(LbfgsTorchConfig { history_size: 0, ..Default::default() }).is_err());
         assert!(opt.step(&rosenbrock, &mut [0.0; 3], &mut state).is_err());
+        // An edited state whose kept pairs disagree is an error, not an index out of bounds,
+        // and so is loading one.
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<LbfgsTorchState>(&json).unwrap(), state);
+        let mut edited = serde_json::to_value(&state).unwrap();
+        edited["ro"].as_array_mut().unwrap().pop();
+        assert!(serde_json::from_value::<LbfgsTorchState>(edited).is_err());
+        let mut edited = state.clone();
+        edited.ro.pop_back();
+        assert!(opt.step(&rosenbrock, &mut x, &mut edited).is_err());
+        let mut edited = state.clone();
+        edited.old_dirs[0].push(1.0);
+        assert!(opt.step(&rosenbrock, &mut x, &mut edited).is_err());
+        // An absurd history or iteration budget allocates nothing absurd.
+        let huge = LbfgsTorchConfig { history_size: usize::MAX, max_iter: usize::MAX / 2, ..cfg };
+        let huge = LbfgsTorch::from_config(LbfgsTorchConfig { max_eval: Some(3), ..huge }).unwrap();
+        let mut s = huge.init(2);
+        huge.step(&rosenbrock, &mut [-1.2, 1.0], &mut s).unwrap();
     }
 }

@@ -46,6 +46,22 @@ use crate::{Error, Result};
 pub trait Objective {
     /// Returns $f(x)$ and writes $\nabla f(x)$ into `grad` (of the same length as `x`).
     fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64;
+
+    /// The dimension $n$ of the points the objective is defined on, if it has a fixed one
+    /// (a [`Quadratic`] does; a closure does not say). The methods of this module check the
+    /// starting point against it, so a point of the wrong size is an
+    /// [`Error::LengthMismatch`] rather than a wrong answer or a panic.
+    fn point_dim(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Checks a point of `n` coordinates against `f`'s dimension, when it has one.
+pub(crate) fn check_dim<F: Objective + ?Sized>(f: &F, n: usize) -> Result<()> {
+    match f.point_dim() {
+        Some(dim) => check_len("point", dim, n),
+        None => Ok(()),
+    }
 }
 
 impl<F: Fn(&[f64], &mut [f64]) -> f64> Objective for F {
@@ -63,6 +79,10 @@ pub trait HessianObjective: Objective {
 /// The quadratic $f(x) = \tfrac12 x^\top A x - b^\top x$, gradient $Ax - b$, Hessian $A$
 /// (the objective of the golden fixtures). For symmetric positive definite $A$ the minimum
 /// is at $x^* = A^{-1}b$.
+///
+/// Evaluated directly at a point of the wrong dimension (or with a gradient or Hessian buffer
+/// of the wrong size), it returns NaN and fills the buffer with NaN; the methods of this module
+/// check the dimension first ([`Objective::point_dim`]) and return [`Error::LengthMismatch`].
 ///
 /// ```
 /// use gradstep::classical::{Objective, Quadratic};
@@ -92,8 +112,20 @@ impl Quadratic {
     }
 }
 
+impl Quadratic {
+    /// The dimension $n$.
+    pub fn dim(&self) -> usize {
+        self.b.len()
+    }
+}
+
 impl Objective for Quadratic {
     fn value_grad(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let n = self.b.len();
+        if x.len() != n || grad.len() != n {
+            grad.fill(f64::NAN);
+            return f64::NAN;
+        }
         let mut f = 0.0;
         for ((row, bi), (gi, xi)) in self.a.iter().zip(&self.b).zip(grad.iter_mut().zip(x)) {
             let ax: f64 = row.iter().zip(x).map(|(a, x)| a * x).sum();
@@ -102,11 +134,19 @@ impl Objective for Quadratic {
         }
         f
     }
+
+    fn point_dim(&self) -> Option<usize> {
+        Some(self.b.len())
+    }
 }
 
 impl HessianObjective for Quadratic {
-    fn hessian(&self, _x: &[f64], hess: &mut [f64]) {
+    fn hessian(&self, x: &[f64], hess: &mut [f64]) {
         let n = self.b.len();
+        if x.len() != n || hess.len() != n * n {
+            hess.fill(f64::NAN);
+            return;
+        }
         for (i, row) in self.a.iter().enumerate() {
             hess[i * n..(i + 1) * n].copy_from_slice(row);
         }

@@ -81,6 +81,9 @@ impl Newton {
     }
 
     /// Workspace for `n` parameters.
+    ///
+    /// # Panics
+    /// If the $n \times n$ Hessian cannot be allocated ($n^2$ overflows or memory runs out).
     pub fn init(&self, n: usize) -> NewtonState {
         NewtonState { step: 0, grad: vec![0.0; n], hess: vec![0.0; n * n], direction: vec![0.0; n] }
     }
@@ -88,7 +91,8 @@ impl Newton {
     /// One step from `x` in place; returns $f(x)$ before the step.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if the workspace was made for another size;
+    /// [`Error::LengthMismatch`] if the workspace was made for another size, or `x` does not
+    /// have the objective's dimension ([`super::Objective::point_dim`]);
     /// [`Error::Singular`] if the Hessian (or a diagonal entry) cannot be inverted.
     pub fn step<F: HessianObjective + ?Sized>(
         &self,
@@ -97,6 +101,8 @@ impl Newton {
         state: &mut NewtonState,
     ) -> Result<f64> {
         let n = x.len();
+        super::check_dim(f, n)?;
+        let next = crate::error::next_step(state.step)?;
         check_len("gradient workspace", n, state.grad.len())?;
         check_len("Hessian workspace", n * n, state.hess.len())?;
         check_len("direction workspace", n, state.direction.len())?;
@@ -118,7 +124,7 @@ impl Newton {
         for (xi, di) in x.iter_mut().zip(&state.direction) {
             *xi -= self.lr * di;
         }
-        state.step += 1;
+        state.step = next;
         Ok(fx)
     }
 }
@@ -223,5 +229,33 @@ mod tests {
         );
         let mut s3 = newton.init(3);
         assert!(newton.step(&q, &mut [1.0, 1.0], &mut s3).is_err());
+    }
+
+    #[test]
+    fn a_point_of_the_wrong_dimension_is_an_error_for_every_method() {
+        use crate::classical::{Backtracking, ConjugateGradient, Lbfgs, LbfgsTorch, LineSearch, Stop};
+        let q = Quadratic::new(vec![vec![2.0, 0.0], vec![0.0, 1.0]], vec![1.0, 1.0]).unwrap();
+        let point: Result<()> = Err(Error::LengthMismatch { what: "point", expected: 2, got: 3 });
+        for newton in [Newton::new(1.0).unwrap(), Newton::diagonal(1.0).unwrap()] {
+            let mut s = newton.init(3);
+            assert_eq!(newton.step(&q, &mut [1.0; 3], &mut s).map(|_| ()), point);
+            let mut s1 = newton.init(1);
+            assert!(newton.step(&q, &mut [1.0], &mut s1).is_err());
+        }
+        let stop = Stop::default();
+        assert_eq!(Lbfgs::new(3).unwrap().minimize(&q, &mut [1.0; 3], stop).map(|_| ()), point);
+        let cg = ConjugateGradient::new(crate::classical::CgFormula::PolakRibierePlus);
+        assert_eq!(cg.minimize(&q, &mut [1.0; 3], stop).map(|_| ()), point);
+        let torch = LbfgsTorch::new();
+        assert_eq!(torch.step(&q, &mut [1.0; 3], &mut torch.init(3)).map(|_| ()), point);
+        let (x, g, d) = ([1.0; 3], [1.0; 3], [-1.0; 3]);
+        let r = Backtracking::default().search(&q, &x, 0.0, &g, &d, 1.0, &mut [0.0; 3], &mut [0.0; 3]);
+        assert_eq!(r.map(|_| ()), point);
+        // Evaluated by hand at a wrong point, the quadratic says NaN rather than panicking.
+        let mut g = [0.0; 3];
+        assert!(q.value_grad(&[1.0; 3], &mut g).is_nan() && g.iter().all(|v| v.is_nan()));
+        let mut h = [0.0; 4];
+        q.hessian(&[1.0; 3], &mut h);
+        assert!(h.iter().all(|v| v.is_nan()));
     }
 }

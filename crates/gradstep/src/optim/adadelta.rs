@@ -2,9 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, ema_square};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_positive, check_unit_interval};
+use crate::error::{
+    check_entries, check_len, check_non_negative, check_positive, check_same_len, check_unit_interval,
+    next_step,
+};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adadelta`]; names and defaults follow `torch.optim.Adadelta`.
@@ -72,7 +76,7 @@ pub struct Adadelta {
 }
 
 /// State of [`Adadelta`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdadeltaState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -80,6 +84,16 @@ pub struct AdadeltaState<T> {
     pub square_avg: Vec<T>,
     /// EMA of the squared update, $u$.
     pub acc_delta: Vec<T>,
+}
+
+super::checked_state!(AdadeltaState { step: u64, square_avg: Vec<T>, acc_delta: Vec<T> } => AdadeltaState::check);
+
+impl<T: Float> AdadeltaState<T> {
+    fn check(&self) -> Result<()> {
+        check_same_len(&[("square_avg", self.square_avg.len()), ("acc_delta", self.acc_delta.len())])?;
+        check_entries("square_avg", &self.square_avg, true)?;
+        check_entries("acc_delta", &self.acc_delta, true)
+    }
 }
 
 impl Adadelta {
@@ -111,8 +125,9 @@ impl Adadelta {
         check_len("gradient", n, grads.len())?;
         check_len("square_avg", n, state.square_avg.len())?;
         check_len("acc_delta", n, state.acc_delta.len())?;
+        let t = next_step(state.step)?;
         let c = &self.config;
-        let (rho, one_minus_rho, eps) = (T::of(c.rho), T::of(1.0 - c.rho), T::of(c.eps));
+        let (rho, one_minus_rho, eps) = (T::of(c.rho), T::of(1.0 - c.rho), eps_of::<T>(c.eps)?);
         let (neg_lr, prep) = (T::of(-c.lr), GradPrep::<T>::new(c.maximize, c.weight_decay, true));
         let bufs = [&mut state.square_avg[..], &mut state.acc_delta[..]];
         for_each_chunk(
@@ -131,8 +146,8 @@ impl Adadelta {
                     *x += neg_lr * delta;
                 }
             },
-        );
-        state.step += 1;
+        )?;
+        state.step = t;
         Ok(())
     }
 }

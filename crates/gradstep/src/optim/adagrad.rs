@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::EpsPlacement;
+use super::kernels::eps_of;
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_positive};
+use crate::error::{check_entries, check_len, check_non_negative, check_positive, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adagrad`]; names and defaults follow `torch.optim.Adagrad`.
@@ -82,12 +83,20 @@ pub struct Adagrad {
 }
 
 /// State of [`Adagrad`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdagradState<T> {
     /// Number of steps taken.
     pub step: u64,
     /// The sum of squared gradients $G$.
     pub sum: Vec<T>,
+}
+
+super::checked_state!(AdagradState { step: u64, sum: Vec<T> } => AdagradState::check);
+
+impl<T: Float> AdagradState<T> {
+    fn check(&self) -> Result<()> {
+        check_entries("sum", &self.sum, true)
+    }
 }
 
 impl Adagrad {
@@ -119,10 +128,10 @@ impl Adagrad {
         check_len("gradient", params.len(), grads.len())?;
         check_len("sum", params.len(), state.sum.len())?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let neg_clr = T::of(-(c.lr / (1.0 + (t - 1) as f64 * c.lr_decay)));
         let (eps, prep) =
-            (T::of(c.eps), super::kernels::GradPrep::<T>::new(c.maximize, c.weight_decay, true));
+            (eps_of::<T>(c.eps)?, super::kernels::GradPrep::<T>::new(c.maximize, c.weight_decay, true));
         let inside = c.eps_placement == EpsPlacement::InsideSqrt;
         for_each_chunk(
             threads,
@@ -151,7 +160,7 @@ impl Adagrad {
                     }
                 }
             },
-        );
+        )?;
         state.step = t;
         Ok(())
     }

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::check_len;
+use crate::error::{check_entries, check_len, check_len_or_empty, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// Which second moment AMSGrad keeps the running maximum of.
@@ -109,7 +110,7 @@ pub struct Adam {
 }
 
 /// State of [`Adam`] and [`AdamW`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdamState<T> {
     /// Number of steps taken, $t$.
     pub step: u64,
@@ -119,6 +120,19 @@ pub struct AdamState<T> {
     pub exp_avg_sq: Vec<T>,
     /// AMSGrad's running maximum of the second moment; empty without AMSGrad.
     pub max_exp_avg_sq: Vec<T>,
+}
+
+super::checked_state!(AdamState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T>, max_exp_avg_sq: Vec<T> } => AdamState::check);
+
+impl<T: Float> AdamState<T> {
+    fn check(&self) -> Result<()> {
+        let n = self.exp_avg.len();
+        check_same_len(&[("exp_avg", n), ("exp_avg_sq", self.exp_avg_sq.len())])?;
+        check_len_or_empty("max_exp_avg_sq", n, self.max_exp_avg_sq.len())?;
+        check_entries("exp_avg", &self.exp_avg, false)?;
+        check_entries("exp_avg_sq", &self.exp_avg_sq, true)?;
+        check_entries("max_exp_avg_sq", &self.max_exp_avg_sq, true)
+    }
 }
 
 impl Adam {
@@ -156,8 +170,10 @@ impl Adam {
         let c = &self.config;
         if c.amsgrad {
             check_len("max_exp_avg_sq", n, state.max_exp_avg_sq.len())?;
+        } else {
+            check_len_or_empty("max_exp_avg_sq", n, state.max_exp_avg_sq.len())?;
         }
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let (b1, b2) = c.betas;
         let bc1 = bias_correction(b1, t);
         let bc2 = bias_correction(b2, t);
@@ -165,7 +181,7 @@ impl Adam {
         let (beta2, one_minus_b2) = (T::of(b2), T::of(1.0 - b2));
         let neg_step = T::of(-(c.lr / bc1));
         let (bc2_sqrt, bc2) = (T::of(bc2.sqrt()), T::of(bc2));
-        let eps = T::of(c.eps);
+        let eps = eps_of::<T>(c.eps)?;
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);
         let shrink = decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay);
         let (amsgrad, corrected_max) = (c.amsgrad, c.amsgrad_max == AmsgradMax::BiasCorrected);
@@ -210,7 +226,7 @@ impl Adam {
                     }
                 }
             },
-        );
+        )?;
         state.step = t;
         Ok(())
     }

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::check_len;
+use crate::error::{check_entries, check_len, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adamax`]; names and defaults follow `torch.optim.Adamax`.
@@ -69,7 +70,7 @@ pub struct Adamax {
 }
 
 /// State of [`Adamax`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdamaxState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -77,6 +78,16 @@ pub struct AdamaxState<T> {
     pub exp_avg: Vec<T>,
     /// Exponentially weighted infinity norm $u$.
     pub exp_inf: Vec<T>,
+}
+
+super::checked_state!(AdamaxState { step: u64, exp_avg: Vec<T>, exp_inf: Vec<T> } => AdamaxState::check);
+
+impl<T: Float> AdamaxState<T> {
+    fn check(&self) -> Result<()> {
+        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_inf", self.exp_inf.len())])?;
+        check_entries("exp_avg", &self.exp_avg, false)?;
+        check_entries("exp_inf", &self.exp_inf, true)
+    }
 }
 
 impl Adamax {
@@ -106,9 +117,9 @@ impl Adamax {
         check_len("exp_avg", n, state.exp_avg.len())?;
         check_len("exp_inf", n, state.exp_inf.len())?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let w1 = Lerp::<T>::ema(c.betas.0);
-        let (b2, eps) = (T::of(c.betas.1), T::of(c.eps));
+        let (b2, eps) = (T::of(c.betas.1), eps_of::<T>(c.eps)?);
         let neg_clr = T::of(-(c.lr / bias_correction(c.betas.0, t)));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_inf[..]];
@@ -126,7 +137,7 @@ impl Adamax {
                     *x += neg_clr * *m / *u;
                 }
             },
-        );
+        )?;
         state.step = t;
         Ok(())
     }

@@ -2,7 +2,24 @@
 //! moments, and bias correction. Each is written once, in the exact operation order of
 //! PyTorch's CPU kernels, so that an `f64` run agrees with `torch.optim` to the last bits.
 
-use crate::Float;
+use crate::{Error, Float, Result};
+
+/// ε in the element type. The configs check ε > 0 in `f64`, but an ε below about 1e-45 rounds
+/// to 0 in `f32`, and where the moments are 0 the update would divide 0 by 0: the parameters
+/// would turn NaN without a word. Called before an update changes anything.
+#[inline]
+pub(crate) fn eps_of<T: Float>(eps: f64) -> Result<T> {
+    let e = T::of(eps);
+    if e > T::zero() {
+        Ok(e)
+    } else {
+        Err(Error::Hyperparameter {
+            name: "eps",
+            value: eps,
+            rule: "rounds to 0 in the parameters' float type",
+        })
+    }
+}
 
 /// A precomputed weight $w$ for [`lerp`], the form PyTorch uses for the first-moment EMA
 /// (`exp_avg.lerp_(grad, 1 - β₁)`).
@@ -17,6 +34,14 @@ impl<T: Float> Lerp<T> {
     #[inline]
     pub(crate) fn ema(beta: f64) -> Self {
         let w = T::of(1.0 - beta);
+        let small = w.abs() < T::of(0.5);
+        Self { coeff: if small { w } else { -(T::one() - w) }, small }
+    }
+
+    /// The weight $w$ itself (`a.lerp_(b, w)`), rounded once to `T` as ATen does.
+    #[inline]
+    pub(crate) fn weight(w: f64) -> Self {
+        let w = T::of(w);
         let small = w.abs() < T::of(0.5);
         Self { coeff: if small { w } else { -(T::one() - w) }, small }
     }
@@ -119,6 +144,13 @@ mod tests {
         let bc = bias_correction(0.999, 1);
         assert!((bc - 1e-3).abs() < 1e-16);
         assert_eq!(bias_correction(0.5, 0), 0.0);
+    }
+
+    #[test]
+    fn an_eps_that_rounds_to_zero_is_an_error() {
+        assert_eq!(eps_of::<f32>(1e-8), Ok(1e-8_f32));
+        assert!(eps_of::<f32>(1e-50).is_err());
+        assert_eq!(eps_of::<f64>(1e-50), Ok(1e-50));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::kernels::sign;
 use super::parallel::for_each_chunk;
-use crate::error::check_len;
+use crate::error::{check_entries, check_len, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Lion`]; names follow the rest of the crate, defaults follow
@@ -69,12 +69,20 @@ pub struct Lion {
 }
 
 /// State of [`Lion`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LionState<T> {
     /// Number of steps taken.
     pub step: u64,
     /// Momentum $m$.
     pub exp_avg: Vec<T>,
+}
+
+super::checked_state!(LionState { step: u64, exp_avg: Vec<T> } => LionState::check);
+
+impl<T: Float> LionState<T> {
+    fn check(&self) -> Result<()> {
+        check_entries("exp_avg", &self.exp_avg, false)
+    }
 }
 
 impl Lion {
@@ -102,6 +110,7 @@ impl Lion {
         let n = params.len();
         check_len("gradient", n, grads.len())?;
         check_len("exp_avg", n, state.exp_avg.len())?;
+        let t = next_step(state.step)?;
         let c = &self.config;
         let (b1, b2) = c.betas;
         let (beta1, one_minus_b1, beta2, one_minus_b2) =
@@ -121,8 +130,8 @@ impl Lion {
                     *x += neg_lr * u;
                 }
             },
-        );
-        state.step += 1;
+        )?;
+        state.step = t;
         Ok(())
     }
 }

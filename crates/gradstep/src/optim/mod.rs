@@ -13,11 +13,22 @@
 //! | [`Adadelta`] | `torch.optim.Adadelta` | lr, rho, eps, weight_decay, maximize | (same formula) |
 //! | [`Adam`] | `torch.optim.Adam` | lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize | [`AmsgradMax::BiasCorrected`] |
 //! | [`AdamW`] | `torch.optim.AdamW` | lr, betas, eps, weight_decay, amsgrad, maximize | (same math) |
+//! | [`AdamBf16`] | Adam/AdamW with bfloat16 moments | as Adam (no amsgrad) | |
 //! | [`NAdam`] | `torch.optim.NAdam` | lr, betas, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize | [`NadamVariant::Optax`] |
 //! | [`RAdam`] | `torch.optim.RAdam` | lr, betas, eps, weight_decay, decoupled_weight_decay, maximize | |
 //! | [`Adamax`] | `torch.optim.Adamax` | lr, betas, eps, weight_decay, maximize | (same formula) |
 //! | [`Yogi`] | `optax.yogi` | lr, betas, eps, initial_accumulator_value | |
 //! | [`Lion`] | `optax.lion` | lr, betas, weight_decay | |
+//! | [`Rprop`] | `torch.optim.Rprop` | lr, etas, step_sizes, maximize | |
+//! | [`Asgd`] | `torch.optim.ASGD` | lr, lambd, alpha, t0, weight_decay, maximize | |
+//! | [`Adafactor`] | `torch.optim.Adafactor` | lr, beta2_decay, eps, d, weight_decay, maximize | |
+//! | [`Muon`] | `torch.optim.Muon` | lr, weight_decay, momentum, nesterov, ns_coefficients, eps, ns_steps, adjust_lr_fn | |
+//! | [`AdamWScheduleFree`] | `schedulefree.AdamWScheduleFree` | lr, betas, eps, weight_decay, warmup_steps, r, weight_lr_power | |
+//! | [`Lamb`] | `optax.lamb` | lr, betas, eps, eps_root, weight_decay | |
+//!
+//! Adafactor and Muon use the tensor's shape ([`Optimizer::init_shaped`]); LAMB's trust
+//! ratio is per tensor (one call of `step` per tensor). [`AnyOptimizer`] puts optimizers of
+//! different types into one set of [`crate::ParamGroups`].
 //!
 //! The shared numeric pieces (the moment EMAs in PyTorch's operation order, bias correction
 //! computed in `f64`, the gradient's sign and coupled weight decay) live in one private module,
@@ -42,6 +53,31 @@ macro_rules! validated_serde {
     };
 }
 pub(crate) use validated_serde;
+
+/// Serde for a state checks, on loading, what can be checked without the parameters: the
+/// buffers agree in length (an optional one may be empty), their entries are finite, and
+/// those that hold squares or maxima are `>= 0`. A hand-edited checkpoint that breaks one of
+/// these is an error when it is loaded, not a NaN some steps later.
+///
+/// `checked_state!(NameState { field: Type, ... } => NameState::check)`, with every field.
+macro_rules! checked_state {
+    ($state:ident { $($field:ident : $fty:ty),* $(,)? } => $check:path) => {
+        impl<'de, T: $crate::Float> serde::Deserialize<'de> for $state<T> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                #[derive(serde::Deserialize)]
+                #[serde(bound = "T: crate::Float", rename = "state")]
+                struct Raw<T> {
+                    $($field: $fty),*
+                }
+                let r = Raw::<T>::deserialize(d)?;
+                let state = $state { $($field: r.$field),* };
+                $check(&state).map_err(serde::de::Error::custom)?;
+                Ok(state)
+            }
+        }
+    };
+}
+pub(crate) use checked_state;
 
 /// What every optimizer has and no optimizer does differently: `new(lr)` (the config's
 /// defaults with this learning rate), `config()`, serde through the config
@@ -100,6 +136,10 @@ macro_rules! optimizer_methods {
                 self$(.$inner)?.run(params, grads, state, threads)
             }
 
+            fn check_state(&self, len: usize, state: &$state<T>) -> $crate::Result<()> {
+                $crate::optim::checks::StateCheck::check_for(state, &self$(.$inner)?, len)
+            }
+
             fn learning_rate(&self) -> f64 {
                 self$(.$inner)?.config.lr
             }
@@ -137,26 +177,45 @@ pub(crate) fn check_adam_family(
 }
 
 mod adadelta;
+mod adafactor;
 mod adagrad;
 mod adam;
+mod adam_bf16;
 mod adamax;
+mod any;
+mod asgd;
+pub(crate) mod checks;
 pub(crate) mod kernels;
+mod lamb;
 mod lion;
+mod muon;
 mod nadam;
 pub(crate) mod parallel;
 mod radam;
+pub(crate) mod reduce;
 mod rmsprop;
+mod rprop;
+mod schedule_free;
+mod scratch;
 mod sgd;
 mod yogi;
 
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
+pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AmsgradMax};
+pub use adam_bf16::{AdamBf16, AdamBf16State, Bf16};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
+pub use any::{AnyOptimizer, AnyState};
+pub use asgd::{Asgd, AsgdConfig, AsgdState};
+pub use lamb::{Lamb, LambConfig, LambState};
 pub use lion::{Lion, LionConfig, LionState};
+pub use muon::{AdjustLr, Muon, MuonConfig, MuonState};
 pub use nadam::{NAdam, NAdamConfig, NAdamState, NadamVariant};
 pub use radam::{RAdam, RAdamConfig, RAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
+pub use rprop::{Rprop, RpropConfig, RpropState};
+pub use schedule_free::{AdamWScheduleFree, AdamWScheduleFreeConfig, AdamWScheduleFreeState};
 pub use sgd::{Sgd, SgdConfig, SgdState};
 pub use yogi::{Yogi, YogiConfig, YogiState};
 
@@ -177,7 +236,7 @@ use ndarray::{ArrayBase, Data, DataMut, Dimension};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{check_non_negative, check_positive, check_unit_interval};
-use crate::{Error, Float, Result};
+use crate::{Error, Float, Result, Shape};
 
 /// A first-order update rule over flat parameter buffers.
 ///
@@ -206,13 +265,66 @@ pub trait Optimizer<T: Float> {
     /// What the optimizer remembers between steps, for one parameter buffer.
     type State: Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned;
 
-    /// Fresh state for a buffer of `len` parameters.
+    /// Fresh state for a buffer of `len` parameters, seen as a vector.
+    ///
+    /// # Panics
+    /// Like `vec![0.0; len]`, if the state's buffers cannot be allocated.
     fn init(&self, len: usize) -> Self::State;
+
+    /// Checks that the optimizer can update a tensor of this shape. Every shape suits an
+    /// element-wise optimizer (the default); [`Muon`] takes matrices only.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if it cannot.
+    fn check_shape(&self, shape: &Shape) -> Result<()> {
+        let _ = shape;
+        Ok(())
+    }
+
+    /// Fresh state for a tensor of shape `shape` (its flat buffer is row-major). The state
+    /// remembers what the optimizer needs of the shape, so [`Optimizer::step`] still takes
+    /// the flat buffer. Element-wise optimizers ignore the shape (the default is
+    /// [`Optimizer::init`] of its length); [`Adafactor`] factors matrices, [`Muon`]
+    /// orthogonalises them.
+    ///
+    /// ```
+    /// use gradstep::{Muon, Optimizer, Shape};
+    ///
+    /// let muon = Muon::new(0.02)?;
+    /// let mut w = vec![0.1_f64; 6];
+    /// let mut state = muon.init_shaped(&Shape::matrix(2, 3))?;
+    /// muon.step(&mut w, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], &mut state)?;
+    /// assert!(Optimizer::<f64>::init_shaped(&muon, &Shape::vector(6)).is_err());
+    /// # Ok::<(), gradstep::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the optimizer cannot update a tensor of this shape.
+    fn init_shaped(&self, shape: &Shape) -> Result<Self::State> {
+        self.check_shape(shape)?;
+        Ok(self.init(shape.len()))
+    }
+
+    /// Checks, without changing anything, that `state` can step a buffer of `len`
+    /// parameters: the checks [`Optimizer::step`] makes before it writes. [`crate::ParamGroups`]
+    /// runs it on every tensor first, so that a step that fails changes nothing. The default
+    /// accepts everything; every optimizer of this crate says what it needs.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] (or [`Error::Shape`], [`Error::StateMismatch`]) as `step`
+    /// would return.
+    fn check_state(&self, len: usize, state: &Self::State) -> Result<()> {
+        let _ = (len, state);
+        Ok(())
+    }
 
     /// One update of `params` in place, given the gradient of the loss at `params`.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] if `grads` or the state do not match `params` in length.
+    /// [`Error::LengthMismatch`] if `grads` or the state do not match `params` in length (a
+    /// buffer of an option that is off, such as AMSGrad's maximum, must be empty or of that
+    /// length too); [`Error::InvalidState`] if the state's step count is at `u64::MAX`. An
+    /// error is returned before anything changes.
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()>;
 
     /// [`Optimizer::step`] with the buffers split into chunks across at most `threads`
@@ -232,6 +344,20 @@ pub trait Optimizer<T: Float> {
         self.step(params, grads, state)
     }
 
+    /// Writes the point at which to evaluate the model (a validation loss, the final answer)
+    /// to `out`. For most optimizers that is the parameters themselves (the default); the
+    /// ones that keep an average apart from the iterate say so: [`Asgd`] (its average
+    /// $\bar x$) and [`AdamWScheduleFree`] (its $x$, the parameters being $y$).
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] if `out` or the state does not match `params`.
+    fn eval_point(&self, params: &[T], state: &Self::State, out: &mut [T]) -> Result<()> {
+        let _ = state;
+        crate::error::check_len("evaluation point", params.len(), out.len())?;
+        out.copy_from_slice(params);
+        Ok(())
+    }
+
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
@@ -241,11 +367,37 @@ pub trait Optimizer<T: Float> {
     /// [`Error::Hyperparameter`] if `lr` is negative or not finite.
     fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
 
-    /// [`Optimizer::step`] for ndarray arrays of any shape, without copying.
+    /// Whether the update works on the flat buffer in any element order: true (the default)
+    /// when each element's update depends on its own history and on whole-tensor sums at most
+    /// (LAMB's norms); false for [`Adafactor`] and [`Muon`], which read the buffer as a
+    /// row-major matrix.
+    fn elementwise(&self) -> bool {
+        true
+    }
+
+    /// [`Optimizer::step`] for ndarray arrays of any shape, without copying. For an
+    /// optimizer that uses the shape, make the state with
+    /// `init_shaped(&Shape::from(array.shape()))`.
+    ///
+    /// ```
+    /// use gradstep::{Muon, Optimizer, Shape};
+    /// use ndarray::{Array2, ShapeBuilder};
+    ///
+    /// let muon = Muon::new(0.02)?;
+    /// let mut w = Array2::<f32>::eye(3);
+    /// let g = Array2::<f32>::ones((3, 3));
+    /// let mut state = muon.init_shaped(&Shape::from(w.shape()))?;
+    /// muon.step_array(&mut w, &g, &mut state)?;
+    /// // A column-major array is not the row-major matrix Muon reads: an error.
+    /// let (mut wf, gf) = (Array2::<f32>::zeros((3, 3).f()), Array2::<f32>::ones((3, 3).f()));
+    /// assert!(muon.step_array(&mut wf, &gf, &mut state).is_err());
+    /// # Ok::<(), gradstep::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if the shapes differ, or if either array is not contiguous
-    /// in memory (`what` is then "non-contiguous array").
+    /// in memory (`what` is then "non-contiguous array"), or, for an optimizer that is not
+    /// [`Optimizer::elementwise`], not in row-major order ("array not in row-major order").
     fn step_array<S1, S2, D>(
         &self,
         params: &mut ArrayBase<S1, D>,
@@ -274,6 +426,13 @@ pub trait Optimizer<T: Float> {
             });
         }
         let len = params.len();
+        if !self.elementwise() && !params.is_standard_layout() {
+            return Err(Error::LengthMismatch {
+                what: "array not in row-major order",
+                expected: len,
+                got: 0,
+            });
+        }
         let p = params.as_slice_memory_order_mut().ok_or(Error::LengthMismatch {
             what: "non-contiguous array",
             expected: len,

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative};
+use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// Which form of NAdam to run.
@@ -102,7 +103,7 @@ pub struct NAdam {
 }
 
 /// State of [`NAdam`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NAdamState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -113,6 +114,19 @@ pub struct NAdamState<T> {
     pub exp_avg: Vec<T>,
     /// Second moment $v$.
     pub exp_avg_sq: Vec<T>,
+}
+
+super::checked_state!(NAdamState { step: u64, mu_product: f64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => NAdamState::check);
+
+impl<T: Float> NAdamState<T> {
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.mu_product) {
+            return Err(crate::Error::InvalidState { what: "mu_product", rule: "must be in [0, 1]" });
+        }
+        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
+        check_entries("exp_avg", &self.exp_avg, false)?;
+        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
+    }
 }
 
 impl NAdam {
@@ -148,7 +162,7 @@ impl NAdam {
         check_len("exp_avg", n, state.exp_avg.len())?;
         check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let (b1, b2) = c.betas;
         let bc2 = bias_correction(b2, t);
         let tf = t as f64;
@@ -164,13 +178,13 @@ impl NAdam {
             }
             NadamVariant::Optax => {
                 let c_grad = -c.lr * (1.0 - b1) / bias_correction(b1, t);
-                let c_avg = -c.lr * b1 / bias_correction(b1, t + 1);
+                let c_avg = -c.lr * b1 / bias_correction(b1, t.saturating_add(1));
                 (c_grad, c_avg, state.mu_product)
             }
         };
         let (c_grad, c_avg) = (T::of(c_grad), T::of(c_avg));
         let w1 = Lerp::<T>::ema(b1);
-        let (beta2, one_minus_b2, bc2, eps) = (T::of(b2), T::of(1.0 - b2), T::of(bc2), T::of(c.eps));
+        let (beta2, one_minus_b2, bc2, eps) = (T::of(b2), T::of(1.0 - b2), T::of(bc2), eps_of::<T>(c.eps)?);
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);
         let shrink = decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_avg_sq[..]];
@@ -191,7 +205,7 @@ impl NAdam {
                     *x += c_avg * *m / d;
                 }
             },
-        );
+        )?;
         state.step = t;
         state.mu_product = mu_product;
         Ok(())

@@ -3,30 +3,44 @@
 //! thread with `std::thread::scope`. Updates are elementwise, so the result is bit for bit
 //! the one of the serial loop, whatever the number of threads.
 
+use crate::Result;
+use crate::error::{check_len, check_len_or_empty};
+
 /// Below this many elements per thread, spawning costs more than it saves.
 pub(crate) const MIN_CHUNK: usize = 1 << 15;
 
 /// Runs `f` over `params`, `grads` and the `N` state buffers `bufs`, serially or split into
-/// at most `threads` chunks. A state buffer that is empty (an option that is off, such as
-/// AMSGrad's maximum) is passed empty to every chunk.
+/// at most `threads` chunks (0 counts as 1). A state buffer that is empty (an option that is
+/// off, such as AMSGrad's maximum) is passed empty to every chunk.
+///
+/// # Errors
+/// [`crate::Error::LengthMismatch`] if `grads` or a non-empty buffer is not as long as `params`,
+/// before anything runs. Each update rule checks its own buffers first, by name (it alone
+/// knows which must not be empty); this is the backstop that keeps a missed check from
+/// becoming a panic in the split.
 pub(crate) fn for_each_chunk<T, const N: usize, F>(
     threads: usize,
     params: &mut [T],
     grads: &[T],
     bufs: [&mut [T]; N],
     f: F,
-) where
+) -> Result<()>
+where
     T: Send + Sync,
     F: Fn(&mut [T], &[T], [&mut [T]; N]) + Sync,
 {
     let len = params.len();
+    check_len("gradient", len, grads.len())?;
+    for b in &bufs {
+        check_len_or_empty("state buffer", len, b.len())?;
+    }
     let threads = threads.min(len / MIN_CHUNK).max(1);
     if threads == 1 {
         with_wide_vectors(
             #[inline(always)]
             || f(params, grads, bufs),
         );
-        return;
+        return Ok(());
     }
     let chunk = len.div_ceil(threads);
     let f = &f;
@@ -63,6 +77,7 @@ pub(crate) fn for_each_chunk<T, const N: usize, F>(
             }
         }
     });
+    Ok(())
 }
 
 /// Runs `f` compiled for the widest vector unit the CPU has (AVX-512 or AVX2 on x86-64),
@@ -71,7 +86,7 @@ pub(crate) fn for_each_chunk<T, const N: usize, F>(
 /// rounds the same in every width, and Rust never fuses a multiply and an add on its own, so
 /// the results are the same bits as the scalar loop's.
 #[inline(always)]
-fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -143,8 +158,23 @@ mod tests {
                 *m += *x;
                 *x += g;
             }
-        });
+        })
+        .unwrap();
         assert!(p.iter().enumerate().all(|(i, &x)| x == i as f64 + 1.0));
         assert!(m.iter().enumerate().all(|(i, &x)| x == i as f64));
+    }
+
+    #[test]
+    fn a_buffer_of_another_length_is_an_error_before_anything_runs() {
+        let n = 2 * MIN_CHUNK + 1;
+        let mut p = vec![0.0_f32; n];
+        let g = vec![1.0; n];
+        for bad in [1, n - 1, n + 1, 3 * n] {
+            let mut m = vec![0.0; bad];
+            let r = for_each_chunk(2, &mut p, &g, [&mut m[..]], |_, _, _| panic!("ran"));
+            assert_eq!(r, Err(crate::Error::LengthMismatch { what: "state buffer", expected: n, got: bad }));
+        }
+        let r = for_each_chunk(0, &mut p, &g[1..], [], |_, _, []| panic!("ran"));
+        assert!(r.is_err());
     }
 }

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::check_len;
+use crate::error::{check_entries, check_len, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`RAdam`]; names and defaults follow `torch.optim.RAdam`.
@@ -85,7 +86,7 @@ pub struct RAdam {
 }
 
 /// State of [`RAdam`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RAdamState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -93,6 +94,16 @@ pub struct RAdamState<T> {
     pub exp_avg: Vec<T>,
     /// Second moment $v$.
     pub exp_avg_sq: Vec<T>,
+}
+
+super::checked_state!(RAdamState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => RAdamState::check);
+
+impl<T: Float> RAdamState<T> {
+    fn check(&self) -> Result<()> {
+        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
+        check_entries("exp_avg", &self.exp_avg, false)?;
+        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
+    }
 }
 
 impl RAdam {
@@ -122,7 +133,7 @@ impl RAdam {
         check_len("exp_avg", n, state.exp_avg.len())?;
         check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let (b1, b2) = c.betas;
         let bc1 = bias_correction(b1, t);
         let bc2 = bias_correction(b2, t);
@@ -135,7 +146,7 @@ impl RAdam {
             1.0
         };
         let (bc1, lr, bc2_sqrt, rect, eps) =
-            (T::of(bc1), T::of(c.lr), T::of(bc2.sqrt()), T::of(rect), T::of(c.eps));
+            (T::of(bc1), T::of(c.lr), T::of(bc2.sqrt()), T::of(rect), eps_of::<T>(c.eps)?);
         let w1 = Lerp::<T>::ema(b1);
         let (beta2, one_minus_b2) = (T::of(b2), T::of(1.0 - b2));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay);
@@ -171,7 +182,7 @@ impl RAdam {
                     }
                 }
             },
-        );
+        )?;
         state.step = t;
         Ok(())
     }

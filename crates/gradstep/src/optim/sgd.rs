@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::GradPrep;
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative, check_unit_interval};
+use crate::error::{
+    check_entries, check_len, check_len_or_empty, check_non_negative, check_unit_interval, next_step,
+};
 use crate::{Error, Float, Result};
 
 /// Hyperparameters of [`Sgd`]; names and defaults follow `torch.optim.SGD`.
@@ -70,12 +72,20 @@ pub struct Sgd {
 }
 
 /// State of [`Sgd`]: the momentum buffer (absent without momentum).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SgdState<T> {
     /// Number of steps taken.
     pub step: u64,
     /// The momentum buffer $b$, empty when momentum is off.
     pub momentum_buffer: Vec<T>,
+}
+
+super::checked_state!(SgdState { step: u64, momentum_buffer: Vec<T> } => SgdState::check);
+
+impl<T: Float> SgdState<T> {
+    fn check(&self) -> Result<()> {
+        check_entries("momentum_buffer", &self.momentum_buffer, false)
+    }
 }
 
 impl Sgd {
@@ -113,6 +123,12 @@ impl Sgd {
     ) -> Result<()> {
         check_len("gradient", params.len(), grads.len())?;
         let c = &self.config;
+        if c.momentum == 0.0 {
+            check_len_or_empty("momentum buffer", params.len(), state.momentum_buffer.len())?;
+        } else {
+            check_len("momentum buffer", params.len(), state.momentum_buffer.len())?;
+        }
+        let t = next_step(state.step)?;
         let (neg_lr, mu) = (T::of(-c.lr), T::of(c.momentum));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
         let keep = T::of(1.0 - c.dampening);
@@ -131,9 +147,8 @@ impl Sgd {
                         p[i] += neg_lr * prep.apply(g[i], p[i]);
                     }
                 },
-            );
+            )?;
         } else {
-            check_len("momentum buffer", params.len(), state.momentum_buffer.len())?;
             let first = state.step == 0;
             for_each_chunk(
                 threads,
@@ -179,9 +194,9 @@ impl Sgd {
                         }
                     }
                 },
-            );
+            )?;
         }
-        state.step += 1;
+        state.step = t;
         Ok(())
     }
 }

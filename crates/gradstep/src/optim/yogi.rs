@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
+use super::kernels::eps_of;
 use super::kernels::{bias_correction, sign};
 use super::parallel::for_each_chunk;
-use crate::error::{check_len, check_non_negative};
+use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Yogi`]; names follow the rest of the crate, defaults follow
@@ -75,7 +76,7 @@ pub struct Yogi {
 }
 
 /// State of [`Yogi`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct YogiState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -83,6 +84,16 @@ pub struct YogiState<T> {
     pub exp_avg: Vec<T>,
     /// Second moment $v$.
     pub exp_avg_sq: Vec<T>,
+}
+
+super::checked_state!(YogiState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => YogiState::check);
+
+impl<T: Float> YogiState<T> {
+    fn check(&self) -> Result<()> {
+        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
+        check_entries("exp_avg", &self.exp_avg, false)?;
+        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
+    }
 }
 
 impl Yogi {
@@ -114,11 +125,11 @@ impl Yogi {
         check_len("exp_avg", n, state.exp_avg.len())?;
         check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
-        let t = state.step + 1;
+        let t = next_step(state.step)?;
         let (b1, b2) = c.betas;
         let (beta1, one_minus_b1, one_minus_b2) = (T::of(b1), T::of(1.0 - b1), T::of(1.0 - b2));
         let (bc1, bc2) = (T::of(bias_correction(b1, t)), T::of(bias_correction(b2, t)));
-        let (neg_lr, eps, maximize) = (T::of(-c.lr), T::of(c.eps), c.maximize);
+        let (neg_lr, eps, maximize) = (T::of(-c.lr), eps_of::<T>(c.eps)?, c.maximize);
         let bufs = [&mut state.exp_avg[..], &mut state.exp_avg_sq[..]];
         for_each_chunk(
             threads,
@@ -137,7 +148,7 @@ impl Yogi {
                     *x += neg_lr * update;
                 }
             },
-        );
+        )?;
         state.step = t;
         Ok(())
     }

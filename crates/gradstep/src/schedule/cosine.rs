@@ -40,10 +40,12 @@ impl Cosine {
     /// From `lr` down to `final_lr` over `steps` steps.
     ///
     /// # Errors
-    /// [`crate::Error::Hyperparameter`] if a rate is negative or `steps` is 0.
+    /// [`crate::Error::Hyperparameter`] if a rate is negative or `steps` is 0 (or the rates are
+    /// so far apart, near `f64::MAX`, that the cosine overflows).
     pub fn new(lr: f64, final_lr: f64, steps: u64) -> Result<Self> {
         check_non_negative("lr", lr)?;
         check_non_negative("final_lr", final_lr)?;
+        super::check_span("final_lr", final_lr, lr, 2.0)?;
         check("steps", steps as f64, steps >= 1, "must be >= 1")?;
         Ok(Self { lr, final_lr, steps })
     }
@@ -93,10 +95,12 @@ impl CosineWarmRestarts {
     /// longer than the last (PyTorch's `T_0`, `T_mult`, `eta_min`).
     ///
     /// # Errors
-    /// [`crate::Error::Hyperparameter`] if a rate is negative or a period parameter is 0.
+    /// [`crate::Error::Hyperparameter`] if a rate is negative or a period parameter is 0 (or
+    /// the rates are so far apart, near `f64::MAX`, that the cosine overflows).
     pub fn new(lr: f64, min_lr: f64, first_period: u64, period_mult: u64) -> Result<Self> {
         check_non_negative("lr", lr)?;
         check_non_negative("min_lr", min_lr)?;
+        super::check_span("min_lr", min_lr, lr, 2.0)?;
         check("first_period", first_period as f64, first_period >= 1, "must be >= 1")?;
         check("period_mult", period_mult as f64, period_mult >= 1, "must be >= 1")?;
         Ok(Self { lr, min_lr, first_period, period_mult })

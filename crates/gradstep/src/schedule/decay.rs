@@ -112,7 +112,8 @@ impl MultiStep {
 impl Schedule for MultiStep {
     fn lr(&self, t: u64) -> f64 {
         let passed = self.milestones.partition_point(|&m| m <= t);
-        self.lr * self.gamma.powi(passed as i32)
+        // γ > 1 over many milestones overflows to ∞; a rate of 0 stays 0 rather than 0·∞ = NaN.
+        if self.lr == 0.0 { 0.0 } else { self.lr * self.gamma.powi(passed as i32) }
     }
 }
 

@@ -46,6 +46,18 @@ macro_rules! checked_deserialize {
 }
 pub(crate) use checked_deserialize;
 
+/// Checks that a schedule between the rates `from` and `to` can form $(to - from)\cdot$`scale`
+/// (its formula's largest intermediate) without overflowing to ±∞, which would make its
+/// rates infinite or NaN; only rates near `f64::MAX` fail.
+pub(crate) fn check_span(name: &'static str, to: f64, from: f64, scale: f64) -> Result<()> {
+    crate::error::check(
+        name,
+        to,
+        ((to - from) * scale).is_finite(),
+        "too far from the other rate: the schedule overflows",
+    )
+}
+
 mod cosine;
 mod decay;
 mod one_cycle;
@@ -68,6 +80,9 @@ pub trait Schedule {
     fn lr(&self, t: u64) -> f64;
 
     /// The rates of the first `steps` updates, `[lr(0), …, lr(steps - 1)]`, e.g. to plot.
+    ///
+    /// # Panics
+    /// Like any `Vec`, if `steps` values cannot be allocated.
     fn sample(&self, steps: u64) -> Vec<f64> {
         (0..steps).map(|t| self.lr(t)).collect()
     }
@@ -127,6 +142,26 @@ where
         ScheduledState { step: 0, inner: self.optimizer.init(len) }
     }
 
+    fn check_shape(&self, shape: &crate::Shape) -> Result<()> {
+        self.optimizer.check_shape(shape)
+    }
+
+    fn init_shaped(&self, shape: &crate::Shape) -> Result<Self::State> {
+        Ok(ScheduledState { step: 0, inner: self.optimizer.init_shaped(shape)? })
+    }
+
+    fn check_state(&self, len: usize, state: &Self::State) -> Result<()> {
+        self.optimizer.check_state(len, &state.inner)
+    }
+
+    fn eval_point(&self, params: &[T], state: &Self::State, out: &mut [T]) -> Result<()> {
+        self.optimizer.eval_point(params, &state.inner, out)
+    }
+
+    fn elementwise(&self) -> bool {
+        self.optimizer.elementwise()
+    }
+
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()> {
         self.step_parallel(params, grads, state, 1)
     }
@@ -138,10 +173,11 @@ where
         state: &mut Self::State,
         threads: usize,
     ) -> Result<()> {
+        let next = crate::error::next_step(state.step)?;
         let mut opt = self.optimizer.clone();
         opt.set_learning_rate(self.schedule.lr(state.step))?;
         opt.step_parallel(params, grads, &mut state.inner, threads)?;
-        state.step += 1;
+        state.step = next;
         Ok(())
     }
 

@@ -55,7 +55,7 @@ impl OneCycle {
     ///
     /// # Errors
     /// [`crate::Error::Hyperparameter`] if `max_lr` is negative, `total_steps` < 2,
-    /// `pct_start` is not in (0, 1), a divisor is not > 0, or the warmup phase would be
+    /// `pct_start` is not in (0, 1), a divisor is not > 0 (or so small that `max_lr / div_factor` overflows), or the warmup phase would be
     /// shorter than one step ($pN < 2$).
     pub fn with(
         max_lr: f64,
@@ -75,6 +75,16 @@ impl OneCycle {
         )?;
         let f = final_div_factor;
         check("final_div_factor", f, f > 0.0 && f.is_finite(), "must be finite and > 0")?;
+        // A divisor near 0 makes the starting rate infinite, and the cosine NaN.
+        let initial = max_lr / div_factor;
+        check("div_factor", div_factor, initial.is_finite(), "max_lr / div_factor must be finite")?;
+        let min = initial / f;
+        check(
+            "final_div_factor",
+            f,
+            min.is_finite(),
+            "max_lr / div_factor / final_div_factor must be finite",
+        )?;
         let e1 = pct_start * total_steps as f64 - 1.0;
         check(
             "pct_start",

@@ -32,7 +32,9 @@ pub enum ThresholdMode {
 /// Unlike the other schedules it depends on the metrics it is shown, so it is not a
 /// [`super::Schedule`]: call [`ReduceOnPlateau::observe`] once per epoch and set the rate it
 /// returns, or [`ReduceOnPlateau::apply`] to do both. Its fields are its state; save it with
-/// serde next to the optimizer's.
+/// serde next to the optimizer's. JSON has no infinity: the `best` of a run that has seen no
+/// metric yet (±∞) is written as `"inf"` or `"-inf"` (`null`, what serde_json writes for an
+/// infinity, is read as "no best yet"). Loading checks the fields as the constructors do.
 ///
 /// ```
 /// use gradstep::schedule::ReduceOnPlateau;
@@ -42,7 +44,7 @@ pub enum ThresholdMode {
 /// assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5]);
 /// # Ok::<(), gradstep::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReduceOnPlateau {
     /// The current learning rate.
     pub lr: f64,
@@ -62,7 +64,8 @@ pub struct ReduceOnPlateau {
     pub min_lr: f64,
     /// Reductions smaller than this are skipped (default 1e-8).
     pub eps: f64,
-    /// Best metric so far.
+    /// Best metric so far (+∞ in `Min` mode, −∞ in `Max` mode before the first).
+    #[serde(serialize_with = "serialize_best")]
     pub best: f64,
     /// Observations since the last improvement.
     pub num_bad: u64,
@@ -140,7 +143,8 @@ impl ReduceOnPlateau {
             self.best = metric;
             self.num_bad = 0;
         } else {
-            self.num_bad += 1;
+            // Saturating: only an edited state comes near 2^64, and it must not panic.
+            self.num_bad = self.num_bad.saturating_add(1);
         }
         if self.cooldown_left > 0 {
             self.cooldown_left -= 1;
@@ -168,6 +172,85 @@ impl ReduceOnPlateau {
     }
 }
 
+fn serialize_best<S: serde::Serializer>(best: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match *best {
+        b if b.is_finite() => s.serialize_f64(b),
+        b if b > 0.0 => s.serialize_str("inf"),
+        b if b < 0.0 => s.serialize_str("-inf"),
+        _ => s.serialize_str("nan"),
+    }
+}
+
+/// `best` as it is written: a number, `"inf"`/`"-inf"`, or `null` (no best yet).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Best {
+    Number(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for ReduceOnPlateau {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "ReduceOnPlateau")]
+        struct Raw {
+            lr: f64,
+            factor: f64,
+            patience: u64,
+            threshold: f64,
+            threshold_mode: ThresholdMode,
+            mode: PlateauMode,
+            cooldown: u64,
+            min_lr: f64,
+            eps: f64,
+            #[serde(default)]
+            best: Option<Best>,
+            num_bad: u64,
+            cooldown_left: u64,
+        }
+        let r = Raw::deserialize(d)?;
+        let none_yet = if r.mode == PlateauMode::Min { f64::INFINITY } else { f64::NEG_INFINITY };
+        let best = match r.best {
+            None => none_yet,
+            Some(Best::Number(b)) => b,
+            Some(Best::Text(t)) => match t.as_str() {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                _ => f64::NAN,
+            },
+        };
+        let p = Self {
+            lr: r.lr,
+            factor: r.factor,
+            patience: r.patience,
+            threshold: r.threshold,
+            threshold_mode: r.threshold_mode,
+            mode: r.mode,
+            cooldown: r.cooldown,
+            min_lr: r.min_lr,
+            eps: r.eps,
+            best,
+            num_bad: r.num_bad,
+            cooldown_left: r.cooldown_left,
+        };
+        p.check().map_err(serde::de::Error::custom)?;
+        Ok(p)
+    }
+}
+
+impl ReduceOnPlateau {
+    /// The checks of the constructors, for a loaded state.
+    fn check(&self) -> Result<()> {
+        check_non_negative("lr", self.lr)?;
+        check("factor", self.factor, self.factor > 0.0 && self.factor < 1.0, "must be in (0, 1)")?;
+        check_non_negative("threshold", self.threshold)?;
+        check_non_negative("min_lr", self.min_lr)?;
+        check_non_negative("eps", self.eps)?;
+        // A NaN best would never be improved on: the rate would fall forever.
+        check("best", self.best, !self.best.is_nan(), "must be a number, \"inf\" or \"-inf\"")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +266,28 @@ mod tests {
         assert!((lrs[1] - 0.1).abs() < 1e-15);
         assert!((lrs[4] - 0.05).abs() < 1e-15 && lrs[6] == 0.05);
         assert_eq!(Optimizer::<f64>::learning_rate(&opt), 0.05);
+    }
+
+    #[test]
+    fn an_infinite_best_survives_json_and_a_bad_field_is_an_error() {
+        for p in [
+            ReduceOnPlateau::new(0.1, 0.5, 2).unwrap(),
+            ReduceOnPlateau::new(0.1, 0.5, 2).unwrap().mode(PlateauMode::Max),
+        ] {
+            let json = serde_json::to_string(&p).unwrap();
+            assert!(json.contains("inf"), "{json}");
+            assert_eq!(serde_json::from_str::<ReduceOnPlateau>(&json).unwrap(), p);
+            // What serde_json wrote for an infinity before: null, read as "no best yet".
+            let legacy = json.replace("\"-inf\"", "null").replace("\"inf\"", "null");
+            assert_eq!(serde_json::from_str::<ReduceOnPlateau>(&legacy).unwrap(), p);
+        }
+        let json = serde_json::to_string(&ReduceOnPlateau::new(0.1, 0.5, 2).unwrap()).unwrap();
+        for (from, to) in
+            [("\"lr\":0.1", "\"lr\":-0.1"), ("\"factor\":0.5", "\"factor\":1.5"), ("\"inf\"", "\"NaN\"")]
+        {
+            let bad = json.replace(from, to);
+            assert_ne!(bad, json);
+            assert!(serde_json::from_str::<ReduceOnPlateau>(&bad).is_err(), "{bad}");
+        }
     }
 }

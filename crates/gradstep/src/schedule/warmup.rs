@@ -40,9 +40,11 @@ impl<S: Schedule> Warmup<S> {
     /// `steps` steps of warmup from `start`, then `inner`.
     ///
     /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `start` is negative or not finite.
+    /// [`crate::Error::Hyperparameter`] if `start` is negative or not finite (or so far from
+    /// the peak, near `f64::MAX`, that the ramp overflows).
     pub fn new(steps: u64, start: f64, inner: S) -> Result<Self> {
         check_non_negative("start", start)?;
+        super::check_span("start", start, inner.lr(0), steps as f64)?;
         Ok(Self { steps, start, inner })
     }
 

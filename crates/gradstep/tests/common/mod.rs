@@ -56,6 +56,53 @@ impl<'a> Hyper<'a> {
             }
         }
     }
+    fn pair(&mut self, key: &'static str, default: (f64, f64)) -> (f64, f64) {
+        self.used.insert(key);
+        match self.map.get(key) {
+            None => default,
+            Some(v) => {
+                let a = v.as_array().filter(|a| a.len() == 2);
+                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a pair: {v}", self.fixture));
+                let num =
+                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
+                (num(&a[0]), num(&a[1]))
+            }
+        }
+    }
+    fn triple(&mut self, key: &'static str, default: (f64, f64, f64)) -> (f64, f64, f64) {
+        self.used.insert(key);
+        match self.map.get(key) {
+            None => default,
+            Some(v) => {
+                let a = v.as_array().filter(|a| a.len() == 3);
+                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a triple: {v}", self.fixture));
+                let num =
+                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
+                (num(&a[0]), num(&a[1]), num(&a[2]))
+            }
+        }
+    }
+    /// A pair whose first entry may be `null` (Adafactor's `eps`).
+    fn optional_pair(&mut self, key: &'static str, default: (Option<f64>, f64)) -> (Option<f64>, f64) {
+        self.used.insert(key);
+        match self.map.get(key) {
+            None => default,
+            Some(v) => {
+                let a = v.as_array().filter(|a| a.len() == 2);
+                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a pair: {v}", self.fixture));
+                let num =
+                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
+                (if a[0].is_null() { None } else { Some(num(&a[0])) }, num(&a[1]))
+            }
+        }
+    }
+    fn u64(&mut self, key: &'static str, default: u64) -> u64 {
+        self.used.insert(key);
+        match self.map.get(key) {
+            None => default,
+            Some(v) => v.as_u64().unwrap_or_else(|| panic!("{}: `{key}` is not a count: {v}", self.fixture)),
+        }
+    }
     fn eps_placement(&mut self) -> EpsPlacement {
         if self.bool("eps_in_sqrt", false) { EpsPlacement::InsideSqrt } else { EpsPlacement::OutsideSqrt }
     }
@@ -175,8 +222,42 @@ pub fn with_optimizers<V: Visit>(
         "adamax" => v.visit(each(fixture, hypers, make_adamax)),
         "yogi" => v.visit(each(fixture, hypers, make_yogi)),
         "lion" => v.visit(each(fixture, hypers, make_lion)),
+        "rprop" => v.visit(each(fixture, hypers, make_rprop)),
+        "asgd" => v.visit(each(fixture, hypers, make_asgd)),
+        "adafactor" => v.visit(each(fixture, hypers, make_adafactor)),
+        "muon" => v.visit(each(fixture, hypers, make_muon)),
+        "adamw_schedulefree" => v.visit(each(fixture, hypers, make_adamw_schedulefree)),
+        "lamb" => v.visit(each(fixture, hypers, make_lamb)),
         other => panic!("{fixture}: unknown optimizer {other:?}"),
     }
+}
+
+/// Optimizer `optimizer` of the fixture format as an [`AnyOptimizer`], for runs that mix
+/// optimizers in one set of groups. Unknown names and hyperparameters panic, naming `fixture`.
+pub fn any_optimizer(fixture: &str, optimizer: &str, hyper: &Map<String, Value>) -> AnyOptimizer {
+    let mut h = Hyper::new(hyper, fixture);
+    let o: AnyOptimizer = match optimizer {
+        "sgd" => make_sgd(&mut h).into(),
+        "adagrad" => make_adagrad(&mut h).into(),
+        "rmsprop" => make_rmsprop(&mut h).into(),
+        "adadelta" => make_adadelta(&mut h).into(),
+        "adam" => make_adam(&mut h).into(),
+        "adamw" => make_adamw(&mut h).into(),
+        "nadam" => make_nadam(&mut h).into(),
+        "radam" => make_radam(&mut h).into(),
+        "adamax" => make_adamax(&mut h).into(),
+        "yogi" => make_yogi(&mut h).into(),
+        "lion" => make_lion(&mut h).into(),
+        "rprop" => make_rprop(&mut h).into(),
+        "asgd" => make_asgd(&mut h).into(),
+        "adafactor" => make_adafactor(&mut h).into(),
+        "muon" => make_muon(&mut h).into(),
+        "adamw_schedulefree" => make_adamw_schedulefree(&mut h).into(),
+        "lamb" => make_lamb(&mut h).into(),
+        other => panic!("{fixture}: unknown optimizer {other:?}"),
+    };
+    h.finish();
+    o
 }
 
 fn make_sgd(h: &mut Hyper) -> Sgd {
@@ -321,6 +402,86 @@ fn make_lion(h: &mut Hyper) -> Lion {
         maximize: false,
     };
     build(&h.fixture, Lion::from_config(c))
+}
+
+fn make_rprop(h: &mut Hyper) -> Rprop {
+    let c = RpropConfig {
+        lr: h.f64("lr", 1e-2),
+        etas: h.pair("etas", (0.5, 1.2)),
+        step_sizes: h.pair("step_sizes", (1e-6, 50.0)),
+        maximize: h.bool("maximize", false),
+    };
+    build(&h.fixture, Rprop::from_config(c))
+}
+
+fn make_asgd(h: &mut Hyper) -> Asgd {
+    let c = AsgdConfig {
+        lr: h.f64("lr", 1e-2),
+        lambd: h.f64("lambd", 1e-4),
+        alpha: h.f64("alpha", 0.75),
+        t0: h.f64("t0", 1e6),
+        weight_decay: h.f64("weight_decay", 0.0),
+        maximize: h.bool("maximize", false),
+    };
+    build(&h.fixture, Asgd::from_config(c))
+}
+
+fn make_adafactor(h: &mut Hyper) -> Adafactor {
+    let c = AdafactorConfig {
+        lr: h.f64("lr", 1e-2),
+        beta2_decay: h.f64("beta2_decay", -0.8),
+        eps: h.optional_pair("eps", (None, 1e-3)),
+        d: h.f64("d", 1.0),
+        weight_decay: h.f64("weight_decay", 0.0),
+        maximize: h.bool("maximize", false),
+    };
+    build(&h.fixture, Adafactor::from_config(c))
+}
+
+fn make_muon(h: &mut Hyper) -> Muon {
+    let adjust = match h.str("adjust_lr_fn").as_deref() {
+        None | Some("original") => AdjustLr::Original,
+        Some("match_rms_adamw") => AdjustLr::MatchRmsAdamw,
+        Some("spectral_unclamped") => AdjustLr::SpectralUnclamped,
+        Some(other) => panic!("{}: unknown adjust_lr_fn {other:?}", h.fixture),
+    };
+    let steps = h.u64("ns_steps", 5);
+    let c = MuonConfig {
+        lr: h.f64("lr", 1e-3),
+        weight_decay: h.f64("weight_decay", 0.1),
+        momentum: h.f64("momentum", 0.95),
+        nesterov: h.bool("nesterov", true),
+        ns_coefficients: h.triple("ns_coefficients", (3.4445, -4.7750, 2.0315)),
+        eps: h.f64("eps", 1e-7),
+        ns_steps: u32::try_from(steps)
+            .unwrap_or_else(|_| panic!("{}: ns_steps {steps} too large", h.fixture)),
+        adjust_lr_fn: adjust,
+    };
+    build(&h.fixture, Muon::from_config(c))
+}
+
+fn make_adamw_schedulefree(h: &mut Hyper) -> AdamWScheduleFree {
+    let c = AdamWScheduleFreeConfig {
+        lr: h.f64("lr", 0.0025),
+        betas: h.betas((0.9, 0.999)),
+        eps: h.f64("eps", 1e-8),
+        weight_decay: h.f64("weight_decay", 0.0),
+        warmup_steps: h.u64("warmup_steps", 0),
+        r: h.f64("r", 0.0),
+        weight_lr_power: h.f64("weight_lr_power", 2.0),
+    };
+    build(&h.fixture, AdamWScheduleFree::from_config(c))
+}
+
+fn make_lamb(h: &mut Hyper) -> Lamb {
+    let c = LambConfig {
+        lr: h.f64("lr", 1e-3),
+        betas: h.betas((0.9, 0.999)),
+        eps: h.f64("eps", 1e-6),
+        eps_root: h.f64("eps_root", 0.0),
+        weight_decay: h.f64("weight_decay", 0.0),
+    };
+    build(&h.fixture, Lamb::from_config(c))
 }
 
 /// Reads schedule parameters by name and fails on names nobody read.

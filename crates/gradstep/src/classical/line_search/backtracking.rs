@@ -66,7 +66,7 @@ impl LineSearch for Backtracking {
         x_new: &mut [f64],
         g_new: &mut [f64],
     ) -> Result<LineSearchResult> {
-        let slope0 = prepare(x, g, d, x_new, g_new)?;
+        let slope0 = prepare(f, x, g, d, x_new, g_new)?;
         let mut alpha = alpha0;
         for evaluations in 1..=self.max_evals {
             let (value, _) = phi(Rounding::Plain, f, x, d, alpha, x_new, g_new);

@@ -66,7 +66,7 @@ impl LineSearch for Bisection {
         x_new: &mut [f64],
         g_new: &mut [f64],
     ) -> Result<LineSearchResult> {
-        let slope0 = prepare(x, g, d, x_new, g_new)?;
+        let slope0 = prepare(f, x, g, d, x_new, g_new)?;
         let target = self.tol * slope0.abs();
         let (mut lo, mut hi) = (0.0, alpha0);
         let mut evaluations = 0;

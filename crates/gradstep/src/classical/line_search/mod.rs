@@ -56,8 +56,16 @@ pub trait LineSearch {
 }
 
 /// Checks the buffers and the direction; returns $\phi'(0) = \nabla f(x)^\top d$.
-pub(crate) fn prepare(x: &[f64], g: &[f64], d: &[f64], x_new: &[f64], g_new: &[f64]) -> Result<f64> {
+pub(crate) fn prepare<F: Objective + ?Sized>(
+    f: &F,
+    x: &[f64],
+    g: &[f64],
+    d: &[f64],
+    x_new: &[f64],
+    g_new: &[f64],
+) -> Result<f64> {
     let n = x.len();
+    super::check_dim(f, n)?;
     check_len("gradient", n, g.len())?;
     check_len("direction", n, d.len())?;
     check_len("new point", n, x_new.len())?;

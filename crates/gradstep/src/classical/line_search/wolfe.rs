@@ -186,7 +186,7 @@ impl LineSearch for StrongWolfe {
         x_new: &mut [f64],
         g_new: &mut [f64],
     ) -> Result<LineSearchResult> {
-        let slope0 = prepare(x, g, d, x_new, g_new)?;
+        let slope0 = prepare(f, x, g, d, x_new, g_new)?;
         match self.variant {
             WolfeVariant::NocedalWright => self.nocedal_wright(f, x, fx, slope0, d, alpha0, x_new, g_new),
             WolfeVariant::PyTorch { tolerance_change } => {

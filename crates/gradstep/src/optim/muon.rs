@@ -1,0 +1,448 @@
+//! Muon: momentum, orthogonalised by a Newton–Schulz iteration, for matrix parameters.
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::StateCheck;
+use super::kernels::{Lerp, lerp};
+use super::parallel::with_wide_vectors;
+use super::reduce::{LANES, Lanes, sum_of_squares};
+use super::scratch::Scratch;
+use crate::error::{check, check_len, check_non_negative, check_positive};
+use crate::{Error, Float, Optimizer, Result, Shape};
+
+/// How [`Muon`] scales its learning rate with the shape of an $A\times B$ matrix
+/// ($A$ = rows = fan-out, $B$ = cols = fan-in); PyTorch's `adjust_lr_fn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustLr {
+    /// $\eta\sqrt{\max(1, A/B)}$: Keller Jordan's original (PyTorch's default, `None`).
+    #[default]
+    Original,
+    /// $0.2\,\eta\sqrt{\max(A, B)}$: Moonshot's, which gives the update the RMS of an AdamW
+    /// update, so AdamW's learning rate and weight decay carry over.
+    MatchRmsAdamw,
+    /// $\eta\sqrt{A/B}$: Bernstein's spectral scaling, the original without its clamp at 1.
+    SpectralUnclamped,
+}
+
+impl AdjustLr {
+    fn ratio(self, rows: usize, cols: usize) -> f64 {
+        let (a, b) = (rows as f64, cols as f64);
+        match self {
+            Self::Original => 1.0_f64.max(a / b).sqrt(),
+            Self::MatchRmsAdamw => 0.2 * a.max(b).sqrt(),
+            Self::SpectralUnclamped => (a / b).sqrt(),
+        }
+    }
+}
+
+/// Hyperparameters of [`Muon`]; names and defaults follow `torch.optim.Muon`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MuonConfig {
+    /// Learning rate η (default 1e-3).
+    pub lr: f64,
+    /// Decoupled weight decay λ: $X \leftarrow (1-\eta\lambda)X$ (default 0.1).
+    pub weight_decay: f64,
+    /// Momentum μ (default 0.95).
+    pub momentum: f64,
+    /// Orthogonalise $g + \mu(B - g)$ instead of the buffer $B$ (default on).
+    pub nesterov: bool,
+    /// Coefficients (a, b, c) of the quintic $aX + b(XX^\top)X + c(XX^\top)^2X$
+    /// (default (3.4445, -4.7750, 2.0315)).
+    pub ns_coefficients: (f64, f64, f64),
+    /// Floor of the Frobenius norm the matrix is divided by first (default 1e-7).
+    pub eps: f64,
+    /// Number of Newton–Schulz iterations (default 5, fewer than 100).
+    pub ns_steps: u32,
+    /// Learning-rate scaling with the shape (default [`AdjustLr::Original`]).
+    pub adjust_lr_fn: AdjustLr,
+}
+
+impl Default for MuonConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            weight_decay: 0.1,
+            momentum: 0.95,
+            nesterov: true,
+            ns_coefficients: (3.4445, -4.7750, 2.0315),
+            eps: 1e-7,
+            ns_steps: 5,
+            adjust_lr_fn: AdjustLr::Original,
+        }
+    }
+}
+
+/// Muon ("MomentUm Orthogonalized by Newton–Schulz"), PyTorch's convention, for 2-D
+/// parameters only.
+///
+/// Symbols: η = `lr`, λ = `weight_decay`, μ = `momentum`, (a, b, c) = `ns_coefficients`,
+/// $k$ = `ns_steps`. Step $t$ of an $A\times B$ matrix $X$ with gradient $G_t$, $M_0 = 0$:
+///
+/// $$
+/// \begin{aligned}
+/// M_t &= \mu M_{t-1} + (1-\mu) G_t, \qquad
+/// \tilde M_t = \begin{cases} G_t + \mu(M_t - G_t) & \text{nesterov}\\ M_t & \text{else}\end{cases}\\
+/// Y_0 &= \tilde M_t / \max(\lVert\tilde M_t\rVert_F, \varepsilon), \qquad
+/// Y_{j+1} = a Y_j + \bigl(b\,S_j + c\,S_j^2\bigr) Y_j,\quad S_j = Y_j Y_j^\top,\\
+/// X_t &= (1-\eta\lambda) X_{t-1} - \eta\,s(A, B)\, Y_k ,
+/// \end{aligned}
+/// $$
+///
+/// with $s$ from [`AdjustLr`]; a tall matrix is transposed for the iteration so that
+/// $S_j$ is the smaller Gram matrix. The iteration drives every singular value of
+/// $\tilde M_t$ towards 1 (with the default coefficients only roughly: Jordan reports
+/// values spread over about 0.5 to 1.5, which costs nothing in training) while keeping its
+/// singular vectors: the update is about $UV^\top$ of the momentum's SVD
+/// $U\Sigma V^\top$, a step of the same size in every direction the gradient has.
+///
+/// PyTorch runs the iteration in bfloat16 (fast on a GPU, and the iteration tolerates it);
+/// gradstep runs it in the parameters' type `T`, so an `f64` run agrees with PyTorch's
+/// algorithm with the cast left out (the golden fixtures are generated that way). The
+/// momentum is an EMA (`lerp`), as in PyTorch, not the sum $\mu M + G$ of Jordan's post.
+///
+/// Muon is for the hidden layers' weight matrices; embeddings, biases, gains and the output
+/// layer go to another optimizer (AdamW in the papers), e.g. in one set of
+/// [`crate::ParamGroups`] over [`crate::AnyOptimizer`]. Give the shape with
+/// [`Optimizer::init_shaped`]: a state made by [`Optimizer::init`] (a vector) and any shape
+/// that is not a matrix are rejected with [`Error::Shape`], as PyTorch rejects them. The
+/// state keeps the iteration's work matrices, so a step allocates only on its first call.
+///
+/// # Example
+///
+/// ```
+/// use gradstep::{Muon, Optimizer, Shape};
+///
+/// let opt = Muon::new(0.1)?;
+/// let mut w = vec![0.0_f64; 4];
+/// let mut state = opt.init_shaped(&Shape::matrix(2, 2))?;
+/// opt.step(&mut w, &[4.0, 0.0, 0.0, 0.01], &mut state)?; // a badly scaled gradient
+/// // Both singular directions move by about the same amount.
+/// assert!(w[0] < -0.05 && w[3] < -0.05 && (w[0] / w[3] - 1.0).abs() < 0.5);
+/// # Ok::<(), gradstep::Error>(())
+/// ```
+///
+/// # References
+/// - Jordan et al. (2024), *Muon: An optimizer for hidden layers in neural networks*,
+///   <https://kellerjordan.github.io/posts/muon/>.
+/// - Liu et al. (2025), *Muon is Scalable for LLM Training*, <https://arxiv.org/abs/2502.16982>
+///   ([`AdjustLr::MatchRmsAdamw`]).
+/// - Bernstein (2025), *Deriving Muon*, <https://jeremybernste.in/writing/deriving-muon>
+///   ([`AdjustLr::SpectralUnclamped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "MuonConfig", into = "MuonConfig")]
+pub struct Muon {
+    config: MuonConfig,
+}
+
+/// State of [`Muon`], for one matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MuonState<T> {
+    /// Number of steps taken.
+    pub step: u64,
+    /// The parameter's shape (a matrix, or the step is an error).
+    pub shape: Shape,
+    /// Momentum $M$.
+    pub momentum_buffer: Vec<T>,
+    #[serde(skip)]
+    work: Scratch<T>,
+}
+
+impl Muon {
+    /// Muon with learning rate `lr` and PyTorch's other defaults.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
+    pub fn new(lr: f64) -> Result<Self> {
+        Self::from_config(MuonConfig { lr, ..MuonConfig::default() })
+    }
+
+    /// Muon with every hyperparameter given.
+    ///
+    /// # Errors
+    /// [`crate::Error::Hyperparameter`] if `lr`, `weight_decay` or `momentum` is negative or
+    /// not finite, a coefficient is not finite, `eps` is not > 0 (PyTorch does not check it;
+    /// 0 divides a zero gradient by 0), or `ns_steps` is 100 or more.
+    pub fn from_config(config: MuonConfig) -> Result<Self> {
+        check_non_negative("lr", config.lr)?;
+        check_non_negative("weight_decay", config.weight_decay)?;
+        check_non_negative("momentum", config.momentum)?;
+        let (a, b, c) = config.ns_coefficients;
+        check("ns_coefficients.0", a, a.is_finite(), "must be finite")?;
+        check("ns_coefficients.1", b, b.is_finite(), "must be finite")?;
+        check("ns_coefficients.2", c, c.is_finite(), "must be finite")?;
+        check_positive("eps", config.eps)?;
+        let steps = config.ns_steps;
+        check("ns_steps", f64::from(steps), steps < 100, "must be < 100")?;
+        Ok(Self { config })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &MuonConfig {
+        &self.config
+    }
+
+    fn run<T: Float>(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
+        let n = params.len();
+        check_len("gradient", n, grads.len())?;
+        state.check_for(self, n)?;
+        let Some((rows, cols)) = state.shape.as_matrix() else {
+            return Err(not_a_matrix(&state.shape));
+        };
+        let c = &self.config;
+        let to_grad = Lerp::<T>::ema(c.momentum);
+        let to_buf = Lerp::<T>::weight(c.momentum);
+        // Work space: Y (r×k), its next value (r×k), S and b·S + c·S² (r×r), with r ≤ k.
+        let (r, k) = if rows > cols { (cols, rows) } else { (rows, cols) };
+        let work = state.work.at_least(2 * r * k + 2 * r * r);
+        let (y, rest) = work.split_at_mut(r * k);
+        let (y_next, rest) = rest.split_at_mut(r * k);
+        let (s, p) = rest.split_at_mut(r * r);
+        let m = &mut state.momentum_buffer;
+        for idx in 0..n {
+            m[idx] = lerp(m[idx], grads[idx], &to_grad);
+            let u = if c.nesterov { lerp(grads[idx], m[idx], &to_buf) } else { m[idx] };
+            // Row i, column j of the parameter is (i, j) of Y, or (j, i) for a tall matrix.
+            let (i, j) = (idx / cols, idx % cols);
+            if rows > cols {
+                y[j * k + i] = u;
+            } else {
+                y[i * k + j] = u;
+            }
+        }
+        let norm = sum_of_squares(y).sqrt();
+        let eps = T::of(c.eps);
+        let norm = if norm < eps { eps } else { norm };
+        for v in y.iter_mut() {
+            *v /= norm;
+        }
+        let (a, b, cc) = (T::of(c.ns_coefficients.0), T::of(c.ns_coefficients.1), T::of(c.ns_coefficients.2));
+        // The products, compiled for the widest vector unit the CPU has (same bits).
+        with_wide_vectors(
+            #[inline(always)]
+            || {
+                for _ in 0..c.ns_steps {
+                    gram(y, r, k, s);
+                    // P = b·S + c·S·S
+                    matmul(s, s, r, r, r, p);
+                    for (pv, &sv) in p.iter_mut().zip(s.iter()) {
+                        *pv = b * sv + cc * *pv;
+                    }
+                    // Y ← a·Y + P·Y
+                    matmul(p, y, r, r, k, y_next);
+                    for (yn, &yv) in y_next.iter_mut().zip(y.iter()) {
+                        *yn = a * yv + *yn;
+                    }
+                    y.copy_from_slice(y_next);
+                }
+            },
+        );
+        let shrink = T::of(1.0 - c.lr * c.weight_decay);
+        let neg_lr = T::of(-(c.lr * c.adjust_lr_fn.ratio(rows, cols)));
+        for (idx, x) in params.iter_mut().enumerate() {
+            let (i, j) = (idx / cols, idx % cols);
+            let o = if rows > cols { y[j * k + i] } else { y[i * k + j] };
+            *x = *x * shrink + neg_lr * o;
+        }
+        state.step = state.step.saturating_add(1);
+        Ok(())
+    }
+}
+
+fn not_a_matrix(shape: &Shape) -> Error {
+    Error::Shape { optimizer: "Muon", shape: shape.dims().to_vec(), rule: "needs a matrix (2 dimensions)" }
+}
+
+/// $S = YY^\top$ for an r×k row-major $Y$: dot products of rows (summed in lanes, so they
+/// vectorise), each computed once and written to both triangles, so $S$ is exactly symmetric.
+#[inline(always)]
+fn gram<T: Float>(y: &[T], r: usize, k: usize, s: &mut [T]) {
+    for i in 0..r {
+        let yi = &y[i * k..(i + 1) * k];
+        for j in 0..=i {
+            let yj = &y[j * k..(j + 1) * k];
+            let mut acc = Lanes::zero();
+            let (a, b) = (yi.chunks_exact(LANES), yj.chunks_exact(LANES));
+            let done = k - a.remainder().len();
+            for (a, b) in a.zip(b) {
+                for l in 0..LANES {
+                    acc.0[l] += a[l] * b[l];
+                }
+            }
+            for t in done..k {
+                acc.0[t - done] += yi[t] * yj[t];
+            }
+            let d = acc.total();
+            s[i * r + j] = d;
+            s[j * r + i] = d;
+        }
+    }
+}
+
+/// $C = AB$ for row-major $A$ (m×l) and $B$ (l×q), in i-l-j order so the inner loop runs
+/// along rows of $B$ and $C$ (contiguous, vectorisable), four rows of $C$ at a time so each
+/// row of $B$ is loaded once for four. Every $C_{ij}$ is summed over $t$ in order.
+#[inline(always)]
+fn matmul<T: Float>(a: &[T], b: &[T], m: usize, l: usize, q: usize, out: &mut [T]) {
+    out.fill(T::zero());
+    if q == 0 {
+        return; // no column: nothing to compute (and no chunk of length 0 to cut)
+    }
+    let mut rows = out.chunks_exact_mut(q);
+    let mut i = 0;
+    while i + 4 <= m {
+        let (c0, c1, c2, c3) = match (rows.next(), rows.next(), rows.next(), rows.next()) {
+            (Some(c0), Some(c1), Some(c2), Some(c3)) => (c0, c1, c2, c3),
+            _ => return,
+        };
+        for t in 0..l {
+            let (a0, a1, a2, a3) = (a[i * l + t], a[(i + 1) * l + t], a[(i + 2) * l + t], a[(i + 3) * l + t]);
+            let bt = &b[t * q..(t + 1) * q];
+            for ((((o0, o1), o2), o3), &bv) in
+                c0.iter_mut().zip(c1.iter_mut()).zip(c2.iter_mut()).zip(c3.iter_mut()).zip(bt)
+            {
+                *o0 += a0 * bv;
+                *o1 += a1 * bv;
+                *o2 += a2 * bv;
+                *o3 += a3 * bv;
+            }
+        }
+        i += 4;
+    }
+    for row in rows {
+        for t in 0..l {
+            let ait = a[i * l + t];
+            for (o, &bv) in row.iter_mut().zip(&b[t * q..(t + 1) * q]) {
+                *o += ait * bv;
+            }
+        }
+        i += 1;
+    }
+}
+
+impl<T> StateCheck<Muon> for MuonState<T> {
+    fn check_for(&self, _: &Muon, len: usize) -> Result<()> {
+        check_len("shape", len, self.shape.len())?;
+        check_len("momentum_buffer", len, self.momentum_buffer.len())?;
+        if self.shape.as_matrix().is_none() {
+            return Err(not_a_matrix(&self.shape));
+        }
+        Ok(())
+    }
+}
+
+impl<T: Float> Optimizer<T> for Muon {
+    type State = MuonState<T>;
+
+    /// A state for a vector of `len` elements, which [`Optimizer::step`] rejects: Muon needs
+    /// [`Optimizer::init_shaped`] with a matrix.
+    fn init(&self, len: usize) -> MuonState<T> {
+        MuonState {
+            step: 0,
+            shape: Shape::vector(len),
+            momentum_buffer: vec![T::zero(); len],
+            work: Scratch::default(),
+        }
+    }
+
+    fn check_shape(&self, shape: &Shape) -> Result<()> {
+        match shape.as_matrix() {
+            Some(_) => Ok(()),
+            None => Err(not_a_matrix(shape)),
+        }
+    }
+
+    fn init_shaped(&self, shape: &Shape) -> Result<MuonState<T>> {
+        Optimizer::<T>::check_shape(self, shape)?;
+        Ok(MuonState {
+            step: 0,
+            shape: shape.clone(),
+            momentum_buffer: vec![T::zero(); shape.len()],
+            work: Scratch::default(),
+        })
+    }
+
+    fn check_state(&self, len: usize, state: &MuonState<T>) -> Result<()> {
+        state.check_for(self, len)
+    }
+
+    fn step(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
+        self.run(params, grads, state)
+    }
+
+    fn elementwise(&self) -> bool {
+        false
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check_non_negative("lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
+
+super::validated_serde!(Muon, MuonConfig);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_update_is_nearly_orthogonal() {
+        // Many iterations with the cubic (1.5, -0.5, 0) converge to the exact polar factor.
+        let opt = Muon::from_config(MuonConfig {
+            lr: 1.0,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            nesterov: false,
+            ns_coefficients: (1.5, -0.5, 0.0),
+            ns_steps: 60,
+            ..Default::default()
+        })
+        .unwrap();
+        let g = [3.0_f64, 1.0, 0.5, -1.0, 2.0, 0.25];
+        for (rows, cols) in [(2, 3), (3, 2)] {
+            let mut x = [0.0_f64; 6];
+            let mut s = opt.init_shaped(&Shape::matrix(rows, cols)).unwrap();
+            opt.step(&mut x, &g, &mut s).unwrap();
+            let scale = AdjustLr::Original.ratio(rows, cols);
+            let o: Vec<f64> = x.iter().map(|v| -v / scale).collect();
+            // O Oᵀ (2×3) or Oᵀ O (3×2) is the 2×2 identity.
+            let at = |i: usize, j: usize| if rows == 2 { o[i * 3 + j] } else { o[j * 2 + i] };
+            for i in 0..2 {
+                for j in 0..2 {
+                    let d: f64 = (0..3).map(|l| at(i, l) * at(j, l)).sum();
+                    assert!((d - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9, "{rows}x{cols}: {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_matrices_are_accepted() {
+        let opt = Muon::new(0.1).unwrap();
+        let e = Optimizer::<f64>::init_shaped(&opt, &Shape::new(&[2, 2, 2])).unwrap_err();
+        assert!(matches!(e, Error::Shape { optimizer: "Muon", .. }));
+        let mut s: MuonState<f64> = opt.init(4);
+        assert!(matches!(opt.step(&mut [0.0; 4], &[1.0; 4], &mut s), Err(Error::Shape { .. })));
+        let mut s: MuonState<f64> = opt.init_shaped(&Shape::matrix(2, 2)).unwrap();
+        s.momentum_buffer.pop();
+        assert!(matches!(opt.step(&mut [0.0; 4], &[1.0; 4], &mut s), Err(Error::LengthMismatch { .. })));
+        assert!(Muon::from_config(MuonConfig { ns_steps: 100, ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn empty_matrices_step_to_nothing() {
+        // Found by the fuzz test: a 3×0 matrix made the product split rows of length 0.
+        let opt = Muon::new(0.1).unwrap();
+        for (r, c) in [(3, 0), (0, 3), (0, 0)] {
+            let mut s: MuonState<f64> = opt.init_shaped(&Shape::matrix(r, c)).unwrap();
+            opt.step(&mut [], &[], &mut s).unwrap();
+        }
+    }
+}
