@@ -1,20 +1,26 @@
 //! Layers with hand-derived backward passes, over batches stored as flat `f32` buffers.
 //!
-//! A batch of n examples of [`Shape`] (c, h, w) is n·c·h·w values, example-major, then
-//! channel, row, column (PyTorch's NCHW). Every layer's parameters live in one slice of the
+//! A batch of n examples of [`Shape`] (c, h, w) is n·c·h·w values. A network's inputs are
+//! example-major, then channel, row, column (PyTorch's NCHW); between layers, images are kept
+//! channel-major (c, n, h, w), so that a convolution over a whole group of examples is one
+//! matrix product with a row per output channel (vectors stay example-major, and one-channel
+//! images are the same in both). Every layer's parameters live in one slice of the
 //! network's flat parameter vector (weights first, then biases), and its gradient in the
 //! matching slice of the gradient vector, so one optimizer step updates the whole network.
 //!
 //! The backward formulas, with upstream gradient dy:
 //!
 //! - dense y = xW + b: dW = xᵀdy, db = Σₙ dy, dx = dy Wᵀ;
-//! - convolution via im2col, Y = W·cols(x) + b: dW = Σₙ dY·colsᵀ, db = Σ dY, dx = col2im(Wᵀ dY);
+//! - convolution via im2col, Y = W·cols(x) + b, with the columns of many examples side by side:
+//!   dW = dY·colsᵀ, db = Σ dY, dx = col2im(Wᵀ dY);
 //! - 2 × 2 max pooling: dy goes to the position of each window's maximum;
 //! - ReLU: dx = dy where y > 0, else 0;
 //! - softmax cross-entropy, mean over the batch: dz = (softmax(z) − onehot(label)) / n.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use std::ops::Range;
+
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rand::Rng;
 use rand_distr::Uniform;
 
@@ -128,15 +134,73 @@ impl Layer {
     }
 }
 
-/// Scratch buffers a layer keeps between its forward and backward passes.
+/// Where the planes of a batch live in its buffer: plane (channel c, example i), h·w values in
+/// row-major order, starts at c·`c` + i·`n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Planes {
+    c: usize,
+    n: usize,
+}
+
+impl Planes {
+    /// The layout a [`Network`](super::network::Network) keeps a batch of `n` examples of
+    /// shape `s` in between layers: channel-major (c, n, h, w) for images of more than one
+    /// pixel, so that a convolution's output over many examples is one matrix whose rows are
+    /// channels; example-major (n, c) for vectors. For one channel both are PyTorch's NCHW.
+    pub(crate) fn of(s: Shape, n: usize) -> Self {
+        let hw = s.h * s.w;
+        if hw > 1 { Self { c: n * hw, n: hw } } else { Self { c: 1, n: s.c } }
+    }
+
+    /// PyTorch's NCHW, the layout of the network's inputs and of a dense layer's.
+    pub(crate) fn nchw(s: Shape) -> Self {
+        Self { c: s.h * s.w, n: s.len() }
+    }
+
+    /// Whether [`Planes::of`] and [`Planes::nchw`] put every value in the same place.
+    pub(crate) fn is_nchw(s: Shape, n: usize) -> bool {
+        s.c == 1 || n == 1 || s.h * s.w == 1
+    }
+
+    fn at(self, c: usize, i: usize) -> usize {
+        c * self.c + i * self.n
+    }
+}
+
+/// Copies a batch of `n` examples of shape `s` from layout `from` in `x` to layout `to` in `y`.
+pub(crate) fn relayout(s: Shape, n: usize, from: Planes, x: &[f32], to: Planes, y: &mut [f32]) {
+    let hw = s.h * s.w;
+    for c in 0..s.c {
+        for i in 0..n {
+            y[to.at(c, i)..][..hw].copy_from_slice(&x[from.at(c, i)..][..hw]);
+        }
+    }
+}
+
+/// Scratch buffers a layer keeps between its forward and backward passes; they grow to the
+/// largest batch seen and are reused, so a training step allocates nothing.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cache {
-    /// im2col columns of every example (convolution).
+    /// im2col columns of a group of examples (convolution).
     cols: Vec<f32>,
-    /// Column gradients of one example (convolution).
+    /// Their gradients (convolution).
     dcols: Vec<f32>,
     /// Index of each output's maximum within the input (pooling).
     argmax: Vec<u32>,
+    /// The input in NCHW order, when it is kept channel-major (dense after a convolution).
+    flat: Vec<f32>,
+    /// The input gradient in NCHW order (idem).
+    dflat: Vec<f32>,
+}
+
+/// im2col columns per group: enough for long matrix products, few enough that a group's
+/// columns stay in the core's cache between im2col, the product and col2im (measured with
+/// the `train_bench` example).
+const COLS_PER_GROUP: usize = 1 << 17;
+
+/// Examples per im2col group for a convolution with `per_example` column entries per example.
+fn group_size(per_example: usize, n: usize) -> usize {
+    (COLS_PER_GROUP / per_example.max(1)).clamp(1, n.max(1))
 }
 
 fn mat(data: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
@@ -147,51 +211,87 @@ fn mat_mut(data: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32>
     ArrayViewMut2::from_shape((rows, cols), data).expect("buffer sizes are kept consistent")
 }
 
-/// im2col of one c × h × w image for a k × k kernel with padding p: a (c·k·k) × (oh·ow) matrix.
-fn im2col(x: &[f32], s: Shape, k: usize, p: usize, o: Shape, cols: &mut [f32]) {
-    let ohw = o.h * o.w;
-    for ci in 0..s.c {
-        let img = &x[ci * s.h * s.w..(ci + 1) * s.h * s.w];
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &mut cols[((ci * k + ki) * k + kj) * ohw..][..ohw];
-                for oy in 0..o.h {
-                    let iy = (oy + ki) as isize - p as isize;
-                    let out = &mut row[oy * o.w..(oy + 1) * o.w];
-                    if iy < 0 || iy >= s.h as isize {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let src = &img[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    for (ox, v) in out.iter_mut().enumerate() {
-                        let ix = (ox + kj) as isize - p as isize;
-                        *v = if ix < 0 || ix >= s.w as isize { 0.0 } else { src[ix as usize] };
-                    }
-                }
-            }
-        }
+/// The channels × (examples·pixels) matrix of a convolution's output (or its gradient) for the
+/// examples `first..first + m` of a batch of `n` in layout [`Planes::of`]: channel-major
+/// outputs are contiguous along a row; 1 × 1 outputs are example-major, a column per example.
+fn strided(o: Shape, n: usize, first: usize) -> (usize, (usize, usize)) {
+    let (planes, ohw) = (Planes::of(o, n), o.h * o.w);
+    let col = if ohw > 1 { 1 } else { planes.n };
+    (planes.at(0, first), (planes.c, col))
+}
+
+fn out_view(y: &[f32], o: Shape, n: usize, first: usize, m: usize) -> ArrayView2<'_, f32> {
+    let (start, (rs, cs)) = strided(o, n, first);
+    ArrayView2::from_shape((o.c, m * o.h * o.w).strides((rs, cs)), &y[start..])
+        .expect("buffer sizes are kept consistent")
+}
+
+fn out_view_mut(y: &mut [f32], o: Shape, n: usize, first: usize, m: usize) -> ArrayViewMut2<'_, f32> {
+    let (start, (rs, cs)) = strided(o, n, first);
+    ArrayViewMut2::from_shape((o.c, m * o.h * o.w).strides((rs, cs)), &mut y[start..])
+        .expect("buffer sizes are kept consistent")
+}
+
+/// The output columns `lo..hi` that a kernel column `kj` reads inside an input row of width
+/// `w` with padding `p` (the others read padding).
+fn inside(kj: usize, p: usize, w: usize, ow: usize) -> (usize, usize) {
+    let hi = ow.min((w + p).saturating_sub(kj));
+    (p.saturating_sub(kj).min(hi), hi)
+}
+
+/// `dst = src` for the short rows of im2col (10 to 28 values in LeNet): moves of 8 values,
+/// the last one overlapping, where a call to `memcpy` would cost more than the copy.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    const V: usize = 8;
+    let n = dst.len();
+    if n < V {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let src = &src[..n];
+    let mut i = 0;
+    while i + V <= n {
+        dst[i..i + V].copy_from_slice(&src[i..i + V]);
+        i += V;
+    }
+    if i < n {
+        dst[n - V..].copy_from_slice(&src[n - V..]);
     }
 }
 
-/// The adjoint of [`im2col`]: adds each column entry back onto the image position it came from.
-fn col2im(cols: &[f32], s: Shape, k: usize, p: usize, o: Shape, dx: &mut [f32]) {
-    let ohw = o.h * o.w;
+/// im2col of the examples `images` of a batch of `n` (layout [`Planes::of`]) for a k × k
+/// kernel with padding p: a (c·k·k) × (m·oh·ow) matrix, one column per output pixel.
+#[allow(clippy::too_many_arguments)]
+fn im2col(
+    x: &[f32],
+    s: Shape,
+    k: usize,
+    p: usize,
+    o: Shape,
+    n: usize,
+    images: Range<usize>,
+    cols: &mut [f32],
+) {
+    let (planes, ohw) = (Planes::of(s, n), o.h * o.w);
+    let width = images.len() * ohw;
     for ci in 0..s.c {
-        let img = &mut dx[ci * s.h * s.w..(ci + 1) * s.h * s.w];
         for ki in 0..k {
             for kj in 0..k {
-                let row = &cols[((ci * k + ki) * k + kj) * ohw..][..ohw];
-                for oy in 0..o.h {
-                    let iy = (oy + ki) as isize - p as isize;
-                    if iy < 0 || iy >= s.h as isize {
-                        continue;
-                    }
-                    let dst = &mut img[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    for (ox, v) in row[oy * o.w..(oy + 1) * o.w].iter().enumerate() {
-                        let ix = (ox + kj) as isize - p as isize;
-                        if ix >= 0 && (ix as usize) < s.w {
-                            dst[ix as usize] += v;
+                let row = &mut cols[((ci * k + ki) * k + kj) * width..][..width];
+                let (lo, hi) = inside(kj, p, s.w, o.w);
+                for (j, i) in images.clone().enumerate() {
+                    let img = &x[planes.at(ci, i)..][..s.h * s.w];
+                    for oy in 0..o.h {
+                        let out = &mut row[j * ohw + oy * o.w..][..o.w];
+                        let iy = (oy + ki).wrapping_sub(p);
+                        if oy + ki < p || iy >= s.h {
+                            out.fill(0.0);
+                            continue;
                         }
+                        out[..lo].iter_mut().for_each(|v| *v = 0.0);
+                        out[hi..].iter_mut().for_each(|v| *v = 0.0);
+                        copy_row(&mut out[lo..hi], &img[iy * s.w + lo + kj - p..][..hi - lo]);
                     }
                 }
             }
@@ -199,7 +299,55 @@ fn col2im(cols: &[f32], s: Shape, k: usize, p: usize, o: Shape, dx: &mut [f32]) 
     }
 }
 
-/// y = layer(x) for a batch of n examples of shape `s` (output shape `o`).
+/// The adjoint of [`im2col`]: adds each column entry back onto the input position it came from.
+#[allow(clippy::too_many_arguments)]
+fn col2im(
+    cols: &[f32],
+    s: Shape,
+    k: usize,
+    p: usize,
+    o: Shape,
+    n: usize,
+    images: Range<usize>,
+    dx: &mut [f32],
+) {
+    let (planes, ohw) = (Planes::of(s, n), o.h * o.w);
+    let width = images.len() * ohw;
+    for ci in 0..s.c {
+        for ki in 0..k {
+            for kj in 0..k {
+                let row = &cols[((ci * k + ki) * k + kj) * width..][..width];
+                let (lo, hi) = inside(kj, p, s.w, o.w);
+                for (j, i) in images.clone().enumerate() {
+                    let img = &mut dx[planes.at(ci, i)..][..s.h * s.w];
+                    for oy in 0..o.h {
+                        let iy = (oy + ki).wrapping_sub(p);
+                        if oy + ki < p || iy >= s.h {
+                            continue;
+                        }
+                        let src = &row[j * ohw + oy * o.w + lo..][..hi - lo];
+                        let dst = &mut img[iy * s.w + lo + kj - p..][..hi - lo];
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The batch as an n × (c·h·w) NCHW matrix: `x` itself, or a copy in `flat` if `x` is
+/// channel-major with several channels.
+fn example_major<'a>(s: Shape, n: usize, x: &'a [f32], flat: &'a mut Vec<f32>) -> &'a [f32] {
+    if Planes::is_nchw(s, n) {
+        return x;
+    }
+    flat.resize(n * s.len(), 0.0);
+    relayout(s, n, Planes::of(s, n), x, Planes::nchw(s), flat);
+    flat
+}
+
+/// y = layer(x) for a batch of n examples of shape `s` (output shape `o`), both in the
+/// layout of [`Planes::of`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     layer: &Layer,
@@ -215,6 +363,7 @@ pub(crate) fn forward(
         Layer::Dense { out } => {
             let d = s.len();
             let (w, b) = params.split_at(d * out);
+            let x = example_major(s, n, x, &mut cache.flat);
             let mut ym = mat_mut(y, n, out);
             for mut row in ym.rows_mut() {
                 row.iter_mut().zip(b).for_each(|(v, b)| *v = *b);
@@ -222,37 +371,51 @@ pub(crate) fn forward(
             general_mat_mul(1.0, &mat(x, n, d), &mat(w, d, out), 1.0, &mut ym);
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
-            let ckk = s.c * k * k;
-            let ohw = o.h * o.w;
+            let (ckk, ohw) = (s.c * k * k, o.h * o.w);
             let (w, b) = params.split_at(oc * ckk);
-            cache.cols.resize(n * ckk * ohw, 0.0);
-            for i in 0..n {
-                let cols = &mut cache.cols[i * ckk * ohw..(i + 1) * ckk * ohw];
-                im2col(&x[i * s.len()..(i + 1) * s.len()], s, k, p, o, cols);
-                let yi = &mut y[i * o.len()..(i + 1) * o.len()];
+            let (wm, out_planes) = (mat(w, oc, ckk), Planes::of(o, n));
+            let g = group_size(ckk * ohw, n);
+            cache.cols.resize(ckk * g * ohw, 0.0);
+            for first in (0..n).step_by(g) {
+                let m = g.min(n - first);
+                let cols = &mut cache.cols[..ckk * m * ohw];
+                im2col(x, s, k, p, o, n, first..first + m, cols);
                 for (c, bias) in b.iter().enumerate() {
-                    yi[c * ohw..(c + 1) * ohw].fill(*bias);
+                    for i in first..first + m {
+                        y[out_planes.at(c, i)..][..ohw].fill(*bias);
+                    }
                 }
-                general_mat_mul(1.0, &mat(w, oc, ckk), &mat(cols, ckk, ohw), 1.0, &mut mat_mut(yi, oc, ohw));
+                let mut ym = out_view_mut(y, o, n, first, m);
+                general_mat_mul(1.0, &wm, &mat(cols, ckk, m * ohw), 1.0, &mut ym);
             }
         }
         Layer::MaxPool => {
+            let (pin, pout, ohw) = (Planes::of(s, n), Planes::of(o, n), o.h * o.w);
             cache.argmax.resize(n * o.len(), 0);
-            for i in 0..n {
-                for c in 0..s.c {
-                    let base = (i * s.c + c) * s.h * s.w;
-                    for oy in 0..o.h {
-                        for ox in 0..o.w {
-                            let mut best = base + 2 * oy * s.w + 2 * ox;
-                            for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
-                                let j = base + (2 * oy + dy) * s.w + 2 * ox + dx;
-                                if x[j] > x[best] {
-                                    best = j;
-                                }
+            for c in 0..s.c {
+                for i in 0..n {
+                    let (ib, ob) = (pin.at(c, i), pout.at(c, i));
+                    let (yp, ap) = (&mut y[ob..ob + ohw], &mut cache.argmax[ob..ob + ohw]);
+                    for (oy, (yr, ar)) in yp.chunks_exact_mut(o.w).zip(ap.chunks_exact_mut(o.w)).enumerate() {
+                        let top = ib + 2 * oy * s.w;
+                        let (r0, r1) = (&x[top..top + 2 * o.w], &x[top + s.w..top + s.w + 2 * o.w]);
+                        let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+                        for (ox, ((v, a), (p0, p1))) in
+                            yr.iter_mut().zip(ar.iter_mut()).zip(pairs).enumerate()
+                        {
+                            // The first maximum in reading order, as a scan with `>` finds it.
+                            let (mut best, mut at) = (p0[0], 0);
+                            if p0[1] > best {
+                                (best, at) = (p0[1], 1);
                             }
-                            let out = ((i * s.c + c) * o.h + oy) * o.w + ox;
-                            y[out] = x[best];
-                            cache.argmax[out] = best as u32;
+                            if p1[0] > best {
+                                (best, at) = (p1[0], s.w);
+                            }
+                            if p1[1] > best {
+                                (best, at) = (p1[1], s.w + 1);
+                            }
+                            *v = best;
+                            *a = (top + 2 * ox + at) as u32;
                         }
                     }
                 }
@@ -263,7 +426,7 @@ pub(crate) fn forward(
 }
 
 /// Given dy for the batch, adds the parameter gradient into `grads` and, if `dx` is given,
-/// writes the input gradient there.
+/// writes the input gradient there (all in the layout of [`Planes::of`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     layer: &Layer,
@@ -284,41 +447,52 @@ pub(crate) fn backward(
             let (w, _) = params.split_at(d * out);
             let (gw, gb) = grads.split_at_mut(d * out);
             let dym = mat(dy, n, out);
-            general_mat_mul(1.0, &mat(x, n, d).t(), &dym, 1.0, &mut mat_mut(gw, d, out));
+            // The forward pass left the NCHW copy of a channel-major input in `flat`.
+            let xf = if Planes::is_nchw(s, n) { x } else { &cache.flat[..n * d] };
+            general_mat_mul(1.0, &mat(xf, n, d).t(), &dym, 1.0, &mut mat_mut(gw, d, out));
             for row in dym.rows() {
                 gb.iter_mut().zip(row).for_each(|(g, v)| *g += v);
             }
             if let Some(dx) = dx {
-                general_mat_mul(1.0, &dym, &mat(w, d, out).t(), 0.0, &mut mat_mut(dx, n, d));
+                let wt = mat(w, d, out);
+                if Planes::is_nchw(s, n) {
+                    general_mat_mul(1.0, &dym, &wt.t(), 0.0, &mut mat_mut(dx, n, d));
+                } else {
+                    cache.dflat.resize(n * d, 0.0);
+                    general_mat_mul(1.0, &dym, &wt.t(), 0.0, &mut mat_mut(&mut cache.dflat, n, d));
+                    relayout(s, n, Planes::nchw(s), &cache.dflat, Planes::of(s, n), dx);
+                }
             }
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
-            let ckk = s.c * k * k;
-            let ohw = o.h * o.w;
+            let (ckk, ohw) = (s.c * k * k, o.h * o.w);
             let (w, _) = params.split_at(oc * ckk);
             let (gw, gb) = grads.split_at_mut(oc * ckk);
+            let (wm, out_planes) = (mat(w, oc, ckk), Planes::of(o, n));
             let mut dx = dx;
             if let Some(dx) = dx.as_deref_mut() {
                 dx.fill(0.0);
+                cache.dcols.resize(ckk * group_size(ckk * ohw, n) * ohw, 0.0);
             }
-            cache.dcols.resize(ckk * ohw, 0.0);
-            for i in 0..n {
-                let cols = &cache.cols[i * ckk * ohw..(i + 1) * ckk * ohw];
-                let dyi = &dy[i * o.len()..(i + 1) * o.len()];
-                let dym = mat(dyi, oc, ohw);
-                general_mat_mul(1.0, &dym, &mat(cols, ckk, ohw).t(), 1.0, &mut mat_mut(gw, oc, ckk));
+            let g = group_size(ckk * ohw, n);
+            cache.cols.resize(ckk * g * ohw, 0.0);
+            for first in (0..n).step_by(g) {
+                let m = g.min(n - first);
+                // The columns are rebuilt rather than kept from the forward pass: a group's
+                // columns fit in cache, the whole batch's would not.
+                let cols = &mut cache.cols[..ckk * m * ohw];
+                im2col(x, s, k, p, o, n, first..first + m, cols);
+                let dym = out_view(dy, o, n, first, m);
+                general_mat_mul(1.0, &dym, &mat(cols, ckk, m * ohw).t(), 1.0, &mut mat_mut(gw, oc, ckk));
                 for (c, g) in gb.iter_mut().enumerate() {
-                    *g += dyi[c * ohw..(c + 1) * ohw].iter().sum::<f32>();
+                    for i in first..first + m {
+                        *g += dy[out_planes.at(c, i)..][..ohw].iter().sum::<f32>();
+                    }
                 }
                 if let Some(dx) = dx.as_deref_mut() {
-                    general_mat_mul(
-                        1.0,
-                        &mat(w, oc, ckk).t(),
-                        &dym,
-                        0.0,
-                        &mut mat_mut(&mut cache.dcols, ckk, ohw),
-                    );
-                    col2im(&cache.dcols, s, k, p, o, &mut dx[i * s.len()..(i + 1) * s.len()]);
+                    let dcols = &mut cache.dcols[..ckk * m * ohw];
+                    general_mat_mul(1.0, &wm.t(), &dym, 0.0, &mut mat_mut(dcols, ckk, m * ohw));
+                    col2im(dcols, s, k, p, o, n, first..first + m, dx);
                 }
             }
         }
@@ -332,21 +506,25 @@ pub(crate) fn backward(
         }
         Layer::Relu => {
             if let Some(dx) = dx {
-                dx.iter_mut().zip(dy).zip(y).for_each(|((d, g), y)| *d = if *y > 0.0 { *g } else { 0.0 });
+                // dy where y > 0, else 0, as a bit mask, which vectorises where a select did not.
+                dx.iter_mut().zip(dy).zip(y).for_each(|((d, g), y)| {
+                    *d = f32::from_bits(g.to_bits() & u32::from(*y > 0.0).wrapping_neg());
+                });
             }
         }
     }
 }
 
-/// Mean softmax cross-entropy of `logits` (n × classes) against `labels`; writes
-/// d loss / d logits into `dlogits` if given, and returns (loss, number of correct argmaxes).
+/// Softmax cross-entropy of `logits` (n × classes) against `labels`, summed over the n
+/// examples; writes the gradient of the mean over a batch of `total` examples (this part and
+/// others) into `dlogits` if given, and returns (summed loss, number of correct argmaxes).
 pub(crate) fn softmax_cross_entropy(
     logits: &[f32],
     labels: &[u8],
     classes: usize,
+    total: usize,
     mut dlogits: Option<&mut [f32]>,
 ) -> (f64, usize) {
-    let n = labels.len();
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (i, &label) in labels.iter().enumerate() {
         let z = &logits[i * classes..(i + 1) * classes];
@@ -361,11 +539,11 @@ pub(crate) fn softmax_cross_entropy(
             let d = &mut d[i * classes..(i + 1) * classes];
             for (j, (d, &v)) in d.iter_mut().zip(z).enumerate() {
                 let p = (f64::from(v - max).exp() / sum) as f32;
-                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / n as f32;
+                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / total as f32;
             }
         }
     }
-    (if n == 0 { 0.0 } else { loss / n as f64 }, correct)
+    (loss, correct)
 }
 
 #[cfg(test)]
@@ -374,18 +552,21 @@ mod tests {
 
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
-        // <im2col(x), c> = <x, col2im(c)> for all x, c.
-        let (s, k, p) = (Shape::image(2, 5, 4), 3, 1);
+        // <im2col(x), c> = <x, col2im(c)> for all x, c, here on examples 1 and 2 of a batch of 3.
+        let (s, k, p, n) = (Shape::image(2, 5, 4), 3, 1, 3);
         let o = Layer::Conv { out_channels: 1, kernel: k, padding: p }.output_shape(s).unwrap();
-        let x: Vec<f32> = (0..s.len()).map(|i| (i as f32 * 0.37).sin()).collect();
-        let c: Vec<f32> = (0..s.c * k * k * o.h * o.w).map(|i| (i as f32 * 0.11).cos()).collect();
+        let x: Vec<f32> = (0..n * s.len()).map(|i| (i as f32 * 0.37).sin()).collect();
+        let c: Vec<f32> = (0..s.c * k * k * 2 * o.h * o.w).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut cols = vec![0.0; c.len()];
-        im2col(&x, s, k, p, o, &mut cols);
-        let mut back = vec![0.0; s.len()];
-        col2im(&c, s, k, p, o, &mut back);
+        im2col(&x, s, k, p, o, n, 1..3, &mut cols);
+        let mut back = vec![0.0; x.len()];
+        col2im(&c, s, k, p, o, n, 1..3, &mut back);
         let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
         let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        // Example 0 is outside the range: col2im leaves it alone.
+        let planes = Planes::of(s, n);
+        assert!((0..s.c).all(|ci| back[planes.at(ci, 0)..][..s.h * s.w].iter().all(|&v| v == 0.0)));
     }
 
     #[test]
@@ -395,8 +576,10 @@ mod tests {
         let o = layer.output_shape(s).unwrap();
         let params: Vec<f32> = (0..layer.param_len(s)).map(|i| (i as f32 * 0.3).sin()).collect();
         let x: Vec<f32> = (0..2 * s.len()).map(|i| (i as f32 * 0.7).cos()).collect();
+        let mut xc = vec![0.0; x.len()];
+        relayout(s, 2, Planes::nchw(s), &x, Planes::of(s, 2), &mut xc);
         let mut y = vec![0.0; 2 * o.len()];
-        forward(&layer, s, o, &params, &x, 2, &mut y, &mut Cache::default());
+        forward(&layer, s, o, &params, &xc, 2, &mut y, &mut Cache::default());
         for n in 0..2 {
             for oc in 0..3 {
                 for oy in 0..o.h {
@@ -414,7 +597,7 @@ mod tests {
                                 }
                             }
                         }
-                        let got = y[n * o.len() + (oc * o.h + oy) * o.w + ox];
+                        let got = y[Planes::of(o, 2).at(oc, n) + oy * o.w + ox];
                         assert!((got - v).abs() < 1e-5, "{got} vs {v}");
                     }
                 }
@@ -424,11 +607,11 @@ mod tests {
 
     #[test]
     fn softmax_cross_entropy_of_uniform_logits_is_log_classes() {
-        let (loss, correct) = softmax_cross_entropy(&[0.0; 20], &[3, 7], 10, None);
-        assert!((loss - 10f64.ln()).abs() < 1e-6);
+        let (loss, correct) = softmax_cross_entropy(&[0.0; 20], &[3, 7], 10, 2, None);
+        assert!((loss - 2.0 * 10f64.ln()).abs() < 1e-6);
         assert_eq!(correct, 0);
         let mut d = [0.0; 3];
-        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, Some(&mut d));
+        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, 1, Some(&mut d));
         assert_eq!(correct, 1);
         assert!(d[0] < 0.0 && d[1] > 0.0 && (d.iter().sum::<f32>()).abs() < 1e-6);
     }

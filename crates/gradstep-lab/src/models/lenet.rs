@@ -90,6 +90,53 @@ mod tests {
     }
 
     #[test]
+    fn one_pixel_outputs_match_finite_differences() {
+        // A convolution or a pooling down to 1 × 1 keeps its output example-major, unlike
+        // larger images. Without ReLU between them, the loss is smooth in the convolution.
+        let x: Vec<f32> = images(6, 3, 8).into_iter().map(|v| 2.0 * v - 1.0).collect();
+        let conv = [Layer::Conv { out_channels: 4, kernel: 3, padding: 0 }, Layer::Dense { out: 3 }];
+        let mut net = Network::new(Shape::image(2, 3, 3), &conv, 7).unwrap();
+        check_gradients(&mut net, &x, &[2, 0, 1], 1);
+        let pool =
+            [Layer::Conv { out_channels: 3, kernel: 2, padding: 0 }, Layer::MaxPool, Layer::Dense { out: 3 }];
+        let mut net = Network::new(Shape::image(2, 3, 3), &pool, 7).unwrap();
+        check_gradients(&mut net, &x, &[2, 0, 1], 1);
+    }
+
+    #[test]
+    fn threads_share_a_batch_without_changing_the_result() {
+        let layers = [
+            Layer::Conv { out_channels: 3, kernel: 3, padding: 1 },
+            Layer::Relu,
+            Layer::MaxPool,
+            Layer::Dense { out: 6 },
+            Layer::Relu,
+            Layer::Dense { out: 4 },
+        ];
+        let mut one = Network::new(Shape::image(2, 6, 6), &layers, 3).unwrap();
+        let x = images(2 * 7, 6, 9);
+        let labels = [0, 1, 2, 3, 0, 1, 2];
+        let a = one.backprop(&x, &labels).unwrap();
+        let (grads, logits) = (one.grads().to_vec(), one.forward(&x).unwrap().to_vec());
+        for threads in [2, 3, 16] {
+            let mut net = one.clone();
+            net.set_threads(threads);
+            let b = net.backprop(&x, &labels).unwrap();
+            assert!((a.loss - b.loss).abs() < 1e-6 && a.correct == b.correct, "{a:?} {b:?}");
+            let again = net.grads().to_vec();
+            for (g, h) in grads.iter().zip(&again) {
+                assert!((g - h).abs() < 1e-5, "{g} vs {h} with {threads} threads");
+            }
+            for (u, v) in logits.iter().zip(net.forward(&x).unwrap()) {
+                assert!((u - v).abs() < 1e-5, "{u} vs {v} with {threads} threads");
+            }
+            // The same count gives the same numbers, to the bit.
+            net.backprop(&x, &labels).unwrap();
+            assert_eq!(net.grads(), &again[..]);
+        }
+    }
+
+    #[test]
     fn a_narrow_lenet_matches_finite_differences_in_every_parameter() {
         // LeNet's geometry (28 × 28, 5 × 5 kernels, padding 2, two pools, three dense layers)
         // with fewer channels and units, so that every parameter can be checked.

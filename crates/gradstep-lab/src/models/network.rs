@@ -4,7 +4,7 @@ use gradstep::Optimizer;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::layers::{self, Cache, Layer, Shape};
+use super::layers::{self, Cache, Layer, Planes, Shape};
 
 /// Why a network could not be built or run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,7 +78,9 @@ impl BatchStats {
 /// network with one state (elementwise optimizers behave exactly as with one state per tensor).
 ///
 /// Buffers for activations and gradients are kept between batches, so training allocates
-/// nothing after the first batch of a given size.
+/// nothing after the first batch of a given size. With [`Network::set_threads`] a batch is
+/// split between threads; results depend on the thread count only through float rounding,
+/// and are the same from run to run for a given count.
 ///
 /// # Example
 /// ```
@@ -105,10 +107,121 @@ pub struct Network {
     offsets: Vec<usize>,
     params: Vec<f32>,
     grads: Vec<f32>,
+    /// One per thread; the first runs on the caller's thread.
+    workers: Vec<Workspace>,
+    /// The logits of a batch split between threads.
+    logits: Vec<f32>,
+}
+
+/// What one thread needs to run its part of a batch.
+#[derive(Debug, Clone)]
+struct Workspace {
     acts: Vec<Vec<f32>>,
     caches: Vec<Cache>,
     dy: Vec<f32>,
     dx: Vec<f32>,
+    /// The gradient of this part (unused by the first workspace, which writes the network's).
+    grads: Vec<f32>,
+}
+
+/// The network's fixed description, shared by the threads.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    layers: &'a [Layer],
+    shapes: &'a [Shape],
+    offsets: &'a [usize],
+    params: &'a [f32],
+}
+
+impl Workspace {
+    fn new(layers: usize) -> Self {
+        Self {
+            acts: vec![Vec::new(); layers + 1],
+            caches: vec![Cache::default(); layers],
+            dy: Vec::new(),
+            dx: Vec::new(),
+            grads: Vec::new(),
+        }
+    }
+
+    /// Runs the layers on the n examples of `x` (NCHW) and returns the logits.
+    fn forward(&mut self, plan: Plan<'_>, x: &[f32]) -> &[f32] {
+        let s0 = plan.shapes[0];
+        let n = x.len() / s0.len();
+        let input = &mut self.acts[0];
+        input.resize(x.len(), 0.0);
+        if Planes::is_nchw(s0, n) {
+            input.copy_from_slice(x);
+        } else {
+            layers::relayout(s0, n, Planes::nchw(s0), x, Planes::of(s0, n), input);
+        }
+        for (i, layer) in plan.layers.iter().enumerate() {
+            let (s, o) = (plan.shapes[i], plan.shapes[i + 1]);
+            let (before, after) = self.acts.split_at_mut(i + 1);
+            let y = &mut after[0];
+            y.resize(n * o.len(), 0.0);
+            let p = &plan.params[plan.offsets[i]..plan.offsets[i + 1]];
+            layers::forward(layer, s, o, p, &before[i], n, y, &mut self.caches[i]);
+        }
+        self.acts.last().expect("has activations")
+    }
+
+    /// Forward and backward passes on a part of a batch of `total` examples: writes the
+    /// gradient of the batch's mean loss restricted to this part into `grads`, and returns
+    /// (summed loss, correct) of the part.
+    fn backprop(
+        &mut self,
+        plan: Plan<'_>,
+        x: &[f32],
+        labels: &[u8],
+        total: usize,
+        grads: &mut [f32],
+    ) -> (f64, usize) {
+        let n = labels.len();
+        let classes = plan.shapes.last().expect("has shapes").len();
+        self.forward(plan, x);
+        self.dy.resize(n * classes, 0.0);
+        let (loss, correct) = layers::softmax_cross_entropy(
+            self.acts.last().expect("has activations"),
+            labels,
+            classes,
+            total,
+            Some(&mut self.dy),
+        );
+        grads.fill(0.0);
+        for i in (0..plan.layers.len()).rev() {
+            let (s, o) = (plan.shapes[i], plan.shapes[i + 1]);
+            let range = plan.offsets[i]..plan.offsets[i + 1];
+            // The first layer's input gradient is not needed.
+            let dx = if i > 0 {
+                self.dx.resize(n * s.len(), 0.0);
+                Some(&mut self.dx[..])
+            } else {
+                None
+            };
+            layers::backward(
+                &plan.layers[i],
+                s,
+                o,
+                &plan.params[range.clone()],
+                &mut grads[range],
+                &self.acts[i],
+                &self.acts[i + 1],
+                &self.dy,
+                n,
+                dx,
+                &mut self.caches[i],
+            );
+            std::mem::swap(&mut self.dy, &mut self.dx);
+        }
+        (loss, correct)
+    }
+}
+
+/// The examples of each thread's part: consecutive ranges, as equal as can be.
+fn parts(n: usize, threads: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let t = threads.min(n).max(1);
+    (0..t).map(move |k| k * n / t..(k + 1) * n / t)
 }
 
 impl Network {
@@ -143,11 +256,36 @@ impl Network {
             offsets,
             params,
             grads: vec![0.0; total],
-            acts: vec![Vec::new(); layers.len() + 1],
-            caches: vec![Cache::default(); layers.len()],
-            dy: Vec::new(),
-            dx: Vec::new(),
+            workers: vec![Workspace::new(layers.len())],
+            logits: Vec::new(),
         })
+    }
+
+    /// Splits each batch between `threads` threads (1, the default, runs on the caller's
+    /// thread; 0 counts as 1). Each thread runs the layers on its consecutive share of the
+    /// examples and the parts' gradients are added in order, so results are the same from run
+    /// to run for a given count and differ between counts only by float rounding.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep_lab::models::mlp::mlp;
+    ///
+    /// let (x, y) = ([0.1, 0.9, 0.4, 0.3, 0.8, 0.2], [1u8, 0, 1]);
+    /// let mut one = mlp(2, &[8], 2, 0)?;
+    /// let mut two = one.clone();
+    /// two.set_threads(2);
+    /// assert_eq!(two.threads(), 2);
+    /// let (a, b) = (one.backprop(&x, &y)?.loss, two.backprop(&x, &y)?.loss);
+    /// assert!((a - b).abs() < 1e-6);
+    /// # Ok::<(), gradstep_lab::models::network::ModelError>(())
+    /// ```
+    pub fn set_threads(&mut self, threads: usize) {
+        self.workers.resize(threads.max(1), Workspace::new(self.layers.len()));
+    }
+
+    /// The number of threads a batch is split between.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
     }
 
     /// The layers.
@@ -209,17 +347,21 @@ impl Network {
     /// [`ModelError::Input`] if `x` is not a whole number of examples.
     pub fn forward(&mut self, x: &[f32]) -> Result<&[f32], ModelError> {
         let n = self.batch(x)?;
-        self.acts[0].clear();
-        self.acts[0].extend_from_slice(x);
-        for i in 0..self.layers.len() {
-            let (s, o) = (self.shapes[i], self.shapes[i + 1]);
-            let (before, after) = self.acts.split_at_mut(i + 1);
-            let y = &mut after[0];
-            y.resize(n * o.len(), 0.0);
-            let p = &self.params[self.offsets[i]..self.offsets[i + 1]];
-            layers::forward(&self.layers[i], s, o, p, &before[i], n, y, &mut self.caches[i]);
+        let d = self.input_shape().len();
+        let Self { layers, shapes, offsets, params, workers, logits, .. } = self;
+        let plan = Plan { layers, shapes, offsets, params };
+        if workers.len() == 1 || n == 1 {
+            return Ok(workers[0].forward(plan, x));
         }
-        Ok(self.acts.last().expect("has activations"))
+        let used = in_parallel(workers, n, |w, r| {
+            w.forward(plan, &x[r.start * d..r.end * d]);
+        })
+        .len();
+        logits.clear();
+        for w in &workers[..used] {
+            logits.extend_from_slice(w.acts.last().expect("has activations"));
+        }
+        Ok(logits)
     }
 
     /// Loss and accuracy of a batch, without gradients.
@@ -231,8 +373,8 @@ impl Network {
         self.check_labels(n, labels)?;
         let classes = self.classes();
         let logits = self.forward(x)?;
-        let (loss, correct) = layers::softmax_cross_entropy(logits, labels, classes, None);
-        Ok(BatchStats { loss, correct, count: n })
+        let (loss, correct) = layers::softmax_cross_entropy(logits, labels, classes, n, None);
+        Ok(BatchStats { loss: loss / n as f64, correct, count: n })
     }
 
     /// Loss and accuracy of a batch, and the gradient of the mean loss in
@@ -243,45 +385,26 @@ impl Network {
     pub fn backprop(&mut self, x: &[f32], labels: &[u8]) -> Result<BatchStats, ModelError> {
         let n = self.batch(x)?;
         self.check_labels(n, labels)?;
-        let classes = self.classes();
-        self.forward(x)?;
-        self.dy.resize(n * classes, 0.0);
-        let (loss, correct) = layers::softmax_cross_entropy(
-            self.acts.last().expect("has activations"),
-            labels,
-            classes,
-            Some(&mut self.dy),
-        );
-        self.grads.fill(0.0);
-        for i in (0..self.layers.len()).rev() {
-            let (s, o) = (self.shapes[i], self.shapes[i + 1]);
-            let (p, g) = (
-                &self.params[self.offsets[i]..self.offsets[i + 1]],
-                &mut self.grads[self.offsets[i]..self.offsets[i + 1]],
-            );
-            // The first layer's input gradient is not needed.
-            let dx = if i > 0 {
-                self.dx.resize(n * s.len(), 0.0);
-                Some(&mut self.dx[..])
-            } else {
-                None
-            };
-            layers::backward(
-                &self.layers[i],
-                s,
-                o,
-                p,
-                g,
-                &self.acts[i],
-                &self.acts[i + 1],
-                &self.dy,
-                n,
-                dx,
-                &mut self.caches[i],
-            );
-            std::mem::swap(&mut self.dy, &mut self.dx);
-        }
-        Ok(BatchStats { loss, correct, count: n })
+        let d = self.input_shape().len();
+        let Self { layers, shapes, offsets, params, workers, grads, .. } = self;
+        let plan = Plan { layers, shapes, offsets, params };
+        let (loss, correct) = if workers.len() == 1 || n == 1 {
+            workers[0].backprop(plan, x, labels, n, grads)
+        } else {
+            let parts = in_parallel(workers, n, |w, r| {
+                let mut g = std::mem::take(&mut w.grads);
+                g.resize(plan.params.len(), 0.0);
+                let out = w.backprop(plan, &x[r.start * d..r.end * d], &labels[r], n, &mut g);
+                w.grads = g;
+                out
+            });
+            grads.copy_from_slice(&workers[0].grads);
+            for w in &workers[1..parts.len()] {
+                grads.iter_mut().zip(&w.grads).for_each(|(g, v)| *g += v);
+            }
+            parts.iter().fold((0.0, 0), |(l, c), &(pl, pc)| (l + pl, c + pc))
+        };
+        Ok(BatchStats { loss: loss / n as f64, correct, count: n })
     }
 
     /// One optimizer step on all parameters with the gradient of the last
@@ -292,6 +415,27 @@ impl Network {
     pub fn step<O: Optimizer<f32>>(&mut self, opt: &O, state: &mut O::State) -> gradstep::Result<()> {
         opt.step(&mut self.params, &self.grads, state)
     }
+}
+
+/// Runs `job` on the first workspaces, each with its part of n examples (the first on this
+/// thread, the others on scoped threads), and returns the results in the parts' order.
+fn in_parallel<R: Send>(
+    workers: &mut [Workspace],
+    n: usize,
+    job: impl Fn(&mut Workspace, std::ops::Range<usize>) -> R + Sync,
+) -> Vec<R> {
+    let t = workers.len().min(n).max(1);
+    let job = &job;
+    std::thread::scope(|scope| {
+        let mut work = workers[..t].iter_mut().zip(parts(n, t));
+        let (first, range) = work.next().expect("at least one part");
+        let others: Vec<_> = work.map(|(w, r)| scope.spawn(move || job(w, r))).collect();
+        let mut results = vec![job(first, range)];
+        for h in others {
+            results.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        results
+    })
 }
 
 #[cfg(test)]
