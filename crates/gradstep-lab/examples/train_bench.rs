@@ -96,7 +96,7 @@ fn bench(
         let (start, cpu) = (Instant::now(), cpu_seconds());
         stats = BatchStats::default();
         for idx in batches.epoch() {
-            train.gather(idx, &mut x, &mut y);
+            train.gather(idx, &mut x, &mut y)?;
             stats.merge(net.backprop(&x, &y)?);
             net.step(&opt, &mut state)?;
         }
