@@ -483,7 +483,14 @@ pub(crate) fn backward(
                 let cols = &mut cache.cols[..ckk * m * ohw];
                 im2col(x, s, k, p, o, n, first..first + m, cols);
                 let dym = out_view(dy, o, n, first, m);
-                general_mat_mul(1.0, &dym, &mat(cols, ckk, m * ohw).t(), 1.0, &mut mat_mut(gw, oc, ckk));
+                // One product per example, not per group: the sum over a long K would round
+                // differently, and the chapters pin seeded training runs to the numbers of the
+                // per-example sums.
+                for j in 0..m {
+                    let cols_j = mat(cols, ckk, m * ohw).slice_move(ndarray::s![.., j * ohw..(j + 1) * ohw]);
+                    let dy_j = dym.slice(ndarray::s![.., j * ohw..(j + 1) * ohw]);
+                    general_mat_mul(1.0, &dy_j, &cols_j.t(), 1.0, &mut mat_mut(gw, oc, ckk));
+                }
                 for (c, g) in gb.iter_mut().enumerate() {
                     for i in first..first + m {
                         *g += dy[out_planes.at(c, i)..][..ohw].iter().sum::<f32>();
