@@ -30,7 +30,9 @@
 //! different lengths is an error). Each update is one fused loop over
 //! its buffers, allocates nothing, runs with the CPU's widest vector unit (AVX-512/AVX2,
 //! detected at run time, the same bits as the scalar loop), and can be split across threads
-//! with [`Optimizer::step_parallel`].
+//! with [`Optimizer::step_parallel`] (on rayon's persistent thread pool with the default
+//! `rayon` feature; `default-features = false` leaves only the standard library, and then each
+//! split spawns its threads).
 //!
 //! ## Conventions
 //!

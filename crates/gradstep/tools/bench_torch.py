@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""The PyTorch side of benches/step.rs: one step on 10^7 float32 parameters, single thread,
-median of 25 after 3 warm-up steps, next to a copy of the same buffers.
+"""The PyTorch side of benches/step.rs: one step on 10^7 float32 parameters on THREADS threads
+(default 1), median of 25 after 3 warm-up steps, next to a copy of the same buffers.
 
-Usage: /tmp/fixture-venv/bin/python crates/gradstep/tools/bench_torch.py
+Usage: python crates/gradstep/tools/bench_torch.py [THREADS]   (a Python with requirements.txt)
+compare_step.sh runs it alternately with the library's bench and prints the ratios.
 """
 
+import sys
 import time
 
 import torch
 
-torch.set_num_threads(1)
+THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+torch.set_num_threads(THREADS)
 N = 10_000_000
 REPS = 25
 
@@ -33,7 +36,7 @@ def bench(name, make, buffers):
     src = [torch.full((N,), b + 0.5) for b in range(buffers)]
     dst = [torch.zeros(N) for _ in range(buffers)]
     copy = median_ms(lambda: [d.copy_(s) for d, s in zip(dst, src)])
-    print(f"{name:<28} {step:9.3f} ms/step  memcpy {copy:8.3f} ms  ratio {step / copy:5.2f}")
+    print(f"{name:<28} {THREADS:2d} {step:9.3f} ms/step  memcpy {copy:8.3f} ms  ratio {step / copy:5.2f}")
 
 
 bench("SGD momentum (foreach=False)", lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, foreach=False), 3)

@@ -506,7 +506,9 @@ pub fn test() -> Result<()> {
             ]))
         }),
         ("cargo test (crates, doc examples, notebook sync)", || {
-            run(Command::new("cargo").args(["test", "--workspace"]))
+            run(Command::new("cargo").args(["test", "--workspace"]))?;
+            // The library without its default `rayon` feature: threads spawned per split.
+            run(Command::new("cargo").args(["test", "-p", "gradstep", "--no-default-features", "--lib"]))
         }),
         ("mdbook test (every Rust block of the book)", || book_test(&[])),
         ("notebooks executed through Jupyter", || run_notebooks(&[], false, None)),

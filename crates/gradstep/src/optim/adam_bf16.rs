@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, eps_of, lerp};
-use super::parallel::{MIN_CHUNK, with_wide_vectors};
+use super::parallel::for_each_chunk_at;
 use super::{AdamConfig, AdamWConfig, Optimizer, check_adam_family};
 use crate::error::{Error, check_len, check_non_negative, check_same_len, next_step};
 use crate::{Float, Result};
@@ -64,9 +64,20 @@ impl Bf16 {
 /// 32 well-mixed bits from a counter (Wellons' `lowbias32`): the rounding noise of element `i`
 /// at step `t` depends on nothing else, so a run is the same for any number of threads and
 /// resumes from a checkpoint bit for bit.
-#[inline(always)]
+#[cfg(test)]
 fn noise(t: u64, i: usize) -> u32 {
-    let mut z = (i as u32) ^ (t as u32).wrapping_mul(0x9e37_79b9) ^ ((i as u64 >> 32) as u32).rotate_left(16);
+    mix(noise_seed(t, (i as u64 >> 32) as u32) ^ i as u32)
+}
+
+/// The part of [`noise`]'s counter that is fixed for a step and the high half of the index:
+/// the loop then hashes `seed ^ low half` in 32-bit lanes only.
+#[inline]
+fn noise_seed(t: u64, index_high: u32) -> u32 {
+    (t as u32).wrapping_mul(0x9e37_79b9) ^ index_high.rotate_left(16)
+}
+
+#[inline(always)]
+fn mix(mut z: u32) -> u32 {
     z ^= z >> 16;
     z = z.wrapping_mul(0x7feb_352d);
     z ^= z >> 15;
@@ -77,7 +88,7 @@ fn noise(t: u64, i: usize) -> u32 {
 /// Adam ([`Adam`](super::Adam)'s update and hyperparameters) with the first and second moment
 /// kept in bfloat16 ([`Bf16`]); the parameters, the gradient and all arithmetic stay in `T`.
 ///
-/// Each step reads $m$ and $v$ from bfloat16, computes the update exactly as Adam does (the new
+/// Each step reads $m$ and $v$ from bfloat16, computes the update as Adam does (the new
 /// moments in full precision are used for this step's update), and writes the new moments back
 /// with **stochastic rounding**. Rounding to nearest would stall the second moment: with
 /// β₂ = 0.999 a step changes $v$ by about 0.1 %, less than half of bfloat16's relative spacing
@@ -229,34 +240,19 @@ impl AdamBf16 {
             beta2: T::of(b2),
             one_minus_b2: T::of(1.0 - b2),
             neg_step: T::of(-(c.lr / bc1)),
-            bc2_sqrt: T::of(bc2.sqrt()),
+            inv_bc2_sqrt: T::of(1.0 / bc2.sqrt()),
             eps,
             prep: GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay),
             shrink: decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay),
         };
-        let (m, v) = (&mut state.exp_avg[..], &mut state.exp_avg_sq[..]);
-        let threads = threads.min(n / MIN_CHUNK).max(1);
-        if threads == 1 {
-            with_wide_vectors(
-                #[inline(always)]
-                || k.apply(0, params, grads, m, v),
-            );
-        } else {
-            let chunk = n.div_ceil(threads);
-            let k = &k;
-            std::thread::scope(|s| {
-                let parts = params.chunks_mut(chunk).zip(grads.chunks(chunk));
-                let moments = m.chunks_mut(chunk).zip(v.chunks_mut(chunk));
-                for (i, ((p, g), (m, v))) in parts.zip(moments).enumerate() {
-                    s.spawn(move || {
-                        with_wide_vectors(
-                            #[inline(always)]
-                            || k.apply(i * chunk, p, g, m, v),
-                        )
-                    });
-                }
-            });
-        }
+        for_each_chunk_at(
+            threads,
+            params,
+            grads,
+            [&mut state.exp_avg[..], &mut state.exp_avg_sq[..]],
+            #[inline(always)]
+            |offset, p, g, [m, v]| k.apply(offset, p, g, m, v),
+        )?;
         state.step = t;
         Ok(())
     }
@@ -269,16 +265,44 @@ struct Kernel<T> {
     beta2: T,
     one_minus_b2: T,
     neg_step: T,
-    bc2_sqrt: T,
+    /// $1/\sqrt{1-\beta_2^t}$: a multiplication where Adam divides, which frees the divider
+    /// unit (the loop's bottleneck once the moments are half the bytes) at the cost of one
+    /// rounding: the update differs from Adam's in the last bit at most.
+    inv_bc2_sqrt: T,
     eps: T,
     prep: GradPrep<T>,
     shrink: T,
 }
 
 impl<T: Float> Kernel<T> {
-    /// Updates `p` (which starts at element `offset` of the whole buffer) and its moments.
+    /// Updates `p` (which starts at element `offset` of the whole buffer) and its moments, in
+    /// segments that do not cross a multiple of 2³², so that the noise counter's high half is
+    /// constant within each and the loop hashes in 32-bit lanes.
     #[inline(always)]
     fn apply(&self, offset: usize, p: &mut [T], g: &[T], m: &mut [Bf16], v: &mut [Bf16]) {
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        let mut start = 0;
+        while start < n {
+            let index = (offset + start) as u64;
+            let room = (1u64 << 32) - (index & 0xffff_ffff);
+            let end = n.min(start.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)));
+            let seed = noise_seed(self.t, (index >> 32) as u32);
+            self.segment(
+                seed,
+                index as u32,
+                &mut p[start..end],
+                &g[start..end],
+                &mut m[start..end],
+                &mut v[start..end],
+            );
+            start = end;
+        }
+    }
+
+    /// The fused loop: Adam's update in `T` and the moments written back stochastically rounded.
+    #[inline(always)]
+    fn segment(&self, seed: u32, first: u32, p: &mut [T], g: &[T], m: &mut [Bf16], v: &mut [Bf16]) {
         let n = p.len();
         let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
         let widen = |b: Bf16| T::of(f64::from(b.to_f32()));
@@ -288,10 +312,10 @@ impl<T: Float> Kernel<T> {
             let g = self.prep.apply(g[i], x);
             let mi = lerp(widen(m[i]), g, &self.w1);
             let vi = ema_square(widen(v[i]), g, self.beta2, self.one_minus_b2);
-            let r = noise(self.t, offset + i);
+            let r = mix(seed ^ first.wrapping_add(i as u32));
             m[i] = Bf16::from_f32_stochastic(narrow(mi), r);
             v[i] = Bf16::from_f32_stochastic(narrow(vi), r >> 16);
-            let denom = vi.sqrt() / self.bc2_sqrt + self.eps;
+            let denom = vi.sqrt() * self.inv_bc2_sqrt + self.eps;
             p[i] = x + self.neg_step * mi / denom;
         }
     }
@@ -350,6 +374,7 @@ impl<T: Float> Optimizer<T> for AdamBf16 {
 mod tests {
     use super::*;
     use crate::Adam;
+    use crate::optim::parallel::MIN_CHUNK;
 
     #[test]
     fn bf16_round_trips_and_rounds_to_nearest_even() {
@@ -406,8 +431,12 @@ mod tests {
         compact.step(&mut a, &g, &mut sa).unwrap();
         let mut sb = full.init(n);
         full.step(&mut b, &g, &mut sb).unwrap();
-        // From zero moments the first update uses the full-precision moments: Adam's bits.
-        assert_eq!(a, b);
+        // From zero moments the first update uses the full-precision moments, so it is Adam's
+        // to within the one rounding of the multiplied bias correction: an error of an ulp or two
+        // in an update of size lr, plus the rounding of x - update.
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 4.0 * f32::EPSILON * (x.abs() + 1e-2), "{x} vs {y}");
+        }
         let mut c = x0;
         let mut sc = compact.init(n);
         compact.step_parallel(&mut c, &g, &mut sc, 3).unwrap();

@@ -328,8 +328,10 @@ pub trait Optimizer<T: Float> {
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()>;
 
     /// [`Optimizer::step`] with the buffers split into chunks across at most `threads`
-    /// threads (`std::thread::scope`); the result is bit for bit the serial one. Buffers
-    /// shorter than 32768 elements per thread are not split.
+    /// threads; the result is bit for bit the serial one. The chunks run on rayon's global
+    /// pool, whose threads persist between calls (the `rayon` feature, on by default), or on
+    /// threads spawned for the call without it. Buffers shorter than 32768 elements per thread
+    /// are not split.
     ///
     /// # Errors
     /// As [`Optimizer::step`].

@@ -1,12 +1,16 @@
 //! Splitting one update across threads: a large buffer (and the state buffers that go with
 //! it) is cut into contiguous chunks, and each chunk runs the same fused loop on its own
-//! thread with `std::thread::scope`. Updates are elementwise, so the result is bit for bit
-//! the one of the serial loop, whatever the number of threads.
+//! thread. Updates are elementwise, so the result is bit for bit the one of the serial loop,
+//! whatever the number of threads.
+//!
+//! With the `rayon` feature (on by default) the chunks run on rayon's global pool, whose
+//! threads live as long as the process: a step costs a wake-up, not a thread spawn. Without
+//! it, each split spawns a scoped thread for the call.
 
 use crate::Result;
 use crate::error::{check_len, check_len_or_empty};
 
-/// Below this many elements per thread, spawning costs more than it saves.
+/// Below this many elements per thread, splitting costs more than it saves.
 pub(crate) const MIN_CHUNK: usize = 1 << 15;
 
 /// Runs `f` over `params`, `grads` and the `N` state buffers `bufs`, serially or split into
@@ -29,55 +33,92 @@ where
     T: Send + Sync,
     F: Fn(&mut [T], &[T], [&mut [T]; N]) + Sync,
 {
+    for_each_chunk_at(
+        threads,
+        params,
+        grads,
+        bufs,
+        #[inline(always)]
+        |_, p, g, b| f(p, g, b),
+    )
+}
+
+/// [`for_each_chunk`] for state buffers of any element type `B`, telling `f` where its chunk
+/// starts in the whole buffer (for a kernel whose arithmetic depends on the index, such as a
+/// counter-based rounding noise).
+pub(crate) fn for_each_chunk_at<T, B, const N: usize, F>(
+    threads: usize,
+    params: &mut [T],
+    grads: &[T],
+    bufs: [&mut [B]; N],
+    f: F,
+) -> Result<()>
+where
+    T: Send + Sync,
+    B: Send,
+    F: Fn(usize, &mut [T], &[T], [&mut [B]; N]) + Sync,
+{
     let len = params.len();
     check_len("gradient", len, grads.len())?;
     for b in &bufs {
         check_len_or_empty("state buffer", len, b.len())?;
     }
     let threads = threads.min(len / MIN_CHUNK).max(1);
-    if threads == 1 {
+    split(threads, 0, params, grads, bufs, &f);
+    Ok(())
+}
+
+/// Halves the buffers (in proportion to the threads each half gets) until each part has one
+/// thread, and runs the parts at once. Lengths were checked by the caller.
+fn split<T, B, const N: usize, F>(
+    threads: usize,
+    offset: usize,
+    params: &mut [T],
+    grads: &[T],
+    mut bufs: [&mut [B]; N],
+    f: &F,
+) where
+    T: Send + Sync,
+    B: Send,
+    F: Fn(usize, &mut [T], &[T], [&mut [B]; N]) + Sync,
+{
+    if threads <= 1 {
         with_wide_vectors(
             #[inline(always)]
-            || f(params, grads, bufs),
+            || f(offset, params, grads, bufs),
         );
-        return Ok(());
+        return;
     }
-    let chunk = len.div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let (mut p, mut g, mut bufs) = (params, grads, bufs);
-        while !p.is_empty() {
-            let n = chunk.min(p.len());
-            let (ph, pt) = std::mem::take(&mut p).split_at_mut(n);
-            let (gh, gt) = g.split_at(n);
-            g = gt;
-            p = pt;
-            let heads: [&mut [T]; N] = std::array::from_fn(|i| {
-                let b = std::mem::take(&mut bufs[i]);
-                if b.is_empty() {
-                    b
-                } else {
-                    let (h, t) = b.split_at_mut(n);
-                    bufs[i] = t;
-                    h
-                }
-            });
-            if p.is_empty() {
-                with_wide_vectors(
-                    #[inline(always)]
-                    || f(ph, gh, heads),
-                );
-            } else {
-                s.spawn(move || {
-                    with_wide_vectors(
-                        #[inline(always)]
-                        || f(ph, gh, heads),
-                    )
-                });
-            }
+    let left = threads / 2;
+    let mid = params.len() / threads * left;
+    let (p1, p2) = params.split_at_mut(mid);
+    let (g1, g2) = grads.split_at(mid);
+    let tails: [&mut [B]; N] = std::array::from_fn(|i| {
+        let b = std::mem::take(&mut bufs[i]);
+        if b.is_empty() {
+            b
+        } else {
+            let (head, tail) = b.split_at_mut(mid);
+            bufs[i] = head;
+            tail
         }
     });
-    Ok(())
+    join(|| split(left, offset, p1, g1, bufs, f), || split(threads - left, offset + mid, p2, g2, tails, f));
+}
+
+/// Runs `a` and `b` at the same time and returns when both are done.
+#[cfg(feature = "rayon")]
+fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    rayon::join(a, b);
+}
+
+/// Runs `a` and `b` at the same time and returns when both are done.
+#[cfg(not(feature = "rayon"))]
+fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    std::thread::scope(|s| {
+        s.spawn(b);
+        a();
+    });
 }
 
 /// Runs `f` compiled for the widest vector unit the CPU has (AVX-512 or AVX2 on x86-64),
