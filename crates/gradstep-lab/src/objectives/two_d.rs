@@ -14,9 +14,9 @@ use super::Objective2d;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bowl {
-    /// Curvature along x₁ (half the Hessian's first diagonal entry).
+    /// Coefficient of x₁²: half the curvature along x₁ (the Hessian's first diagonal entry is 2a).
     pub a: f64,
-    /// Curvature along x₂.
+    /// Coefficient of x₂²: half the curvature along x₂ (the Hessian's second diagonal entry is 2b).
     pub b: f64,
 }
 
