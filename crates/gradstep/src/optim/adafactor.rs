@@ -7,7 +7,7 @@ use super::kernels::{Lerp, lerp};
 use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative};
-use crate::{Float, Optimizer, Result, Shape};
+use crate::{Float, Result, Shape};
 
 /// Hyperparameters of [`Adafactor`]; names and defaults follow `torch.optim.Adafactor`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -60,7 +60,8 @@ impl Default for AdafactorConfig {
 /// Adafactor for. A tensor with more than two dimensions is a batch of matrices over its last
 /// two (each with its own $r$, $c$ and mean), as in PyTorch; a vector or a scalar keeps the
 /// full $V_t = \hat\beta_t V_{t-1} + (1-\hat\beta_t) G_t^2$. Give the shape with
-/// [`Optimizer::init_shaped`]; [`Optimizer::init`] treats the buffer as a vector.
+/// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped);
+/// [`Optimizer::init`](crate::Optimizer::init) treats the buffer as a vector.
 ///
 /// PyTorch's version differs from the paper's (and from optax's `adafactor`): no first
 /// moment, $\hat\beta_t = 1 - t^{-0.8}$ with no extra β₂ bound, ε₁ is squared before the
@@ -113,14 +114,6 @@ pub struct AdafactorState<T> {
 }
 
 impl Adafactor {
-    /// Adafactor with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdafactorConfig { lr, ..AdafactorConfig::default() })
-    }
-
     /// Adafactor with every hyperparameter given.
     ///
     /// # Errors
@@ -139,9 +132,15 @@ impl Adafactor {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdafactorConfig {
-        &self.config
+    /// Every shape: a tensor of two or more dimensions is factored, a vector or a scalar keeps
+    /// its full second moment.
+    fn shape_rule(&self, _: &Shape) -> Result<()> {
+        Ok(())
+    }
+
+    /// The state of a vector.
+    fn init_state<T: Float>(&self, len: usize) -> AdafactorState<T> {
+        self.state_for(&Shape::vector(len))
     }
 
     fn state_for<T: Float>(&self, shape: &Shape) -> AdafactorState<T> {
@@ -159,10 +158,15 @@ impl Adafactor {
         }
     }
 
-    fn run<T: Float>(&self, params: &mut [T], grads: &[T], state: &mut AdafactorState<T>) -> Result<()> {
+    /// One tensor's statistics and norms: serial, whatever `threads` says.
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut AdafactorState<T>,
+        _threads: usize,
+    ) -> Result<()> {
         let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        state.check_for(self, n)?;
         let c = &self.config;
         let t = state.step.saturating_add(1);
         let tf = t as f64;
@@ -319,45 +323,15 @@ impl<T> StateCheck<Adafactor> for AdafactorState<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adafactor {
-    type State = AdafactorState<T>;
-
-    fn init(&self, len: usize) -> AdafactorState<T> {
-        self.state_for(&Shape::vector(len))
-    }
-
-    fn init_shaped(&self, shape: &Shape) -> Result<AdafactorState<T>> {
-        Ok(self.state_for(shape))
-    }
-
-    fn check_state(&self, len: usize, state: &AdafactorState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdafactorState<T>) -> Result<()> {
-        self.run(params, grads, state)
-    }
-
-    fn elementwise(&self) -> bool {
-        false
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Adafactor with learning rate `lr` and PyTorch's other defaults.
+    Adafactor(AdafactorConfig) -> AdafactorState, shaped
 }
-
-super::validated_serde!(Adafactor, AdafactorConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn a_rank_one_squared_gradient_is_factored_exactly() {

@@ -8,7 +8,7 @@ use super::parallel::with_wide_vectors;
 use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative, check_positive};
-use crate::{Error, Float, Optimizer, Result, Shape};
+use crate::{Error, Float, Result, Shape};
 
 /// How [`Muon`] scales its learning rate with the shape of an $A\times B$ matrix
 /// ($A$ = rows = fan-out, $B$ = cols = fan-in); PyTorch's `adjust_lr_fn`.
@@ -105,8 +105,9 @@ impl Default for MuonConfig {
 /// Muon is for the hidden layers' weight matrices; embeddings, biases, gains and the output
 /// layer go to another optimizer (AdamW in the papers), e.g. in one set of
 /// [`crate::ParamGroups`] over [`crate::AnyOptimizer`]. Give the shape with
-/// [`Optimizer::init_shaped`]: a state made by [`Optimizer::init`] (a vector) and any shape
-/// that is not a matrix are rejected with [`Error::Shape`], as PyTorch rejects them. The
+/// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped): a state made by
+/// [`Optimizer::init`](crate::Optimizer::init) (a vector) and any shape that is not a matrix
+/// are rejected with [`Error::Shape`], as PyTorch rejects them. The
 /// state keeps the iteration's work matrices, so a step allocates only on its first call.
 ///
 /// # Example
@@ -150,14 +151,6 @@ pub struct MuonState<T> {
 }
 
 impl Muon {
-    /// Muon with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(MuonConfig { lr, ..MuonConfig::default() })
-    }
-
     /// Muon with every hyperparameter given.
     ///
     /// # Errors
@@ -178,15 +171,38 @@ impl Muon {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &MuonConfig {
-        &self.config
+    /// Muon takes matrices only, as PyTorch's does.
+    fn shape_rule(&self, shape: &Shape) -> Result<()> {
+        match shape.as_matrix() {
+            Some(_) => Ok(()),
+            None => Err(not_a_matrix(shape)),
+        }
     }
 
-    fn run<T: Float>(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
+    /// A state for a vector of `len` elements, which a step rejects: Muon needs
+    /// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped) with a matrix.
+    fn init_state<T: Float>(&self, len: usize) -> MuonState<T> {
+        self.state_for(&Shape::vector(len))
+    }
+
+    fn state_for<T: Float>(&self, shape: &Shape) -> MuonState<T> {
+        MuonState {
+            step: 0,
+            shape: shape.clone(),
+            momentum_buffer: vec![T::zero(); shape.len()],
+            work: Scratch::default(),
+        }
+    }
+
+    /// One matrix's products: serial, whatever `threads` says.
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut MuonState<T>,
+        _threads: usize,
+    ) -> Result<()> {
         let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        state.check_for(self, n)?;
         let Some((rows, cols)) = state.shape.as_matrix() else {
             return Err(not_a_matrix(&state.shape));
         };
@@ -332,65 +348,15 @@ impl<T> StateCheck<Muon> for MuonState<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Muon {
-    type State = MuonState<T>;
-
-    /// A state for a vector of `len` elements, which [`Optimizer::step`] rejects: Muon needs
-    /// [`Optimizer::init_shaped`] with a matrix.
-    fn init(&self, len: usize) -> MuonState<T> {
-        MuonState {
-            step: 0,
-            shape: Shape::vector(len),
-            momentum_buffer: vec![T::zero(); len],
-            work: Scratch::default(),
-        }
-    }
-
-    fn check_shape(&self, shape: &Shape) -> Result<()> {
-        match shape.as_matrix() {
-            Some(_) => Ok(()),
-            None => Err(not_a_matrix(shape)),
-        }
-    }
-
-    fn init_shaped(&self, shape: &Shape) -> Result<MuonState<T>> {
-        Optimizer::<T>::check_shape(self, shape)?;
-        Ok(MuonState {
-            step: 0,
-            shape: shape.clone(),
-            momentum_buffer: vec![T::zero(); shape.len()],
-            work: Scratch::default(),
-        })
-    }
-
-    fn check_state(&self, len: usize, state: &MuonState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
-        self.run(params, grads, state)
-    }
-
-    fn elementwise(&self) -> bool {
-        false
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Muon with learning rate `lr` and PyTorch's other defaults.
+    Muon(MuonConfig) -> MuonState, shaped
 }
-
-super::validated_serde!(Muon, MuonConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn the_update_is_nearly_orthogonal() {
