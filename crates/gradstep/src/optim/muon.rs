@@ -394,7 +394,7 @@ mod tests {
     fn the_blocked_symmetric_products_are_the_plain_ones() {
         // 150 rows: a full block of 128 and a partial one, so the skipped upper blocks matter.
         let (r, k) = (150, 170);
-        let y: Vec<f64> = (0..r * k).map(|i| ((i * 7919 % 1000) as f64 / 500.0 - 1.0)).collect();
+        let y: Vec<f64> = (0..r * k).map(|i| (i * 7919 % 1000) as f64 / 500.0 - 1.0).collect();
         let plain = |a: &[f64], b_t: &[f64], l: usize, i: usize, j: usize| -> f64 {
             (0..l).map(|t| a[i * l + t] * b_t[j * l + t]).sum()
         };
