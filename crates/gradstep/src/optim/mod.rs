@@ -64,7 +64,7 @@ macro_rules! state_buffers {
         impl<T: $crate::Float> $crate::optim::checks::Buffers<$opt> for $state<T> {
             type Elem = T;
             fn buffers(&self, opt: Option<&$opt>) -> impl AsRef<[$crate::optim::checks::Buffer<'_, T>]> {
-                let _ = opt;
+                let _ = opt; // read only for optional buffers
                 [$(
                     $crate::optim::checks::Buffer::$kind(stringify!($field), &self.$field)
                         $(.optional(opt.is_some_and(|o| {
