@@ -13,10 +13,11 @@ use crate::{Float, Result};
 pub(crate) struct Buffer<'a, T> {
     name: &'static str,
     data: &'a [T],
-    /// It holds squares or maxima of absolute values, so its entries are `>= 0`.
+    /// Its entries are `>= 0` (squares, maxima of absolute values, step sizes).
     non_negative: bool,
     /// It belongs to an option that is off: it may be empty (it was never made) or as long as
-    /// the parameters, nothing else (a buffer of another length was made for another tensor).
+    /// the parameters, nothing else. Unused, a buffer of another length would still be a state
+    /// made for another tensor, and would be split wrongly across threads.
     may_be_empty: bool,
 }
 

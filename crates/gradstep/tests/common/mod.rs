@@ -87,7 +87,9 @@ pub trait Visit {
     /// What the visit returns.
     type Out;
     /// Called with one optimizer per hyperparameter map, in order.
-    fn visit<O: Optimizer<f64> + Optimizer<f32> + Clone>(self, opts: Vec<O>) -> Self::Out;
+    fn visit<O>(self, opts: Vec<O>) -> Self::Out
+    where
+        O: Optimizer<f64> + Optimizer<f32> + Clone + Into<AnyOptimizer>;
 }
 
 /// Builds optimizer `optimizer` (a name of the fixture format) once for each map in `hypers`
@@ -126,26 +128,14 @@ pub fn with_optimizers<V: Visit>(
 /// Optimizer `optimizer` of the fixture format as an [`AnyOptimizer`], for runs that mix
 /// optimizers in one set of groups. Unknown names and hyperparameters panic, naming `fixture`.
 pub fn any_optimizer(fixture: &str, optimizer: &str, hyper: &Map<String, Value>) -> AnyOptimizer {
-    match optimizer {
-        "sgd" => optimizer_from::<Sgd>(hyper, fixture).into(),
-        "adagrad" => optimizer_from::<Adagrad>(hyper, fixture).into(),
-        "rmsprop" => optimizer_from::<RmsProp>(hyper, fixture).into(),
-        "adadelta" => optimizer_from::<Adadelta>(hyper, fixture).into(),
-        "adam" => optimizer_from::<Adam>(hyper, fixture).into(),
-        "adamw" => optimizer_from::<AdamW>(hyper, fixture).into(),
-        "nadam" => optimizer_from::<NAdam>(hyper, fixture).into(),
-        "radam" => optimizer_from::<RAdam>(hyper, fixture).into(),
-        "adamax" => optimizer_from::<Adamax>(hyper, fixture).into(),
-        "yogi" => optimizer_from::<Yogi>(hyper, fixture).into(),
-        "lion" => optimizer_from::<Lion>(hyper, fixture).into(),
-        "rprop" => optimizer_from::<Rprop>(hyper, fixture).into(),
-        "asgd" => optimizer_from::<Asgd>(hyper, fixture).into(),
-        "adafactor" => optimizer_from::<Adafactor>(hyper, fixture).into(),
-        "muon" => optimizer_from::<Muon>(hyper, fixture).into(),
-        "adamw_schedulefree" => optimizer_from::<AdamWScheduleFree>(hyper, fixture).into(),
-        "lamb" => optimizer_from::<Lamb>(hyper, fixture).into(),
-        other => panic!("{fixture}: unknown optimizer {other:?}"),
+    struct Any;
+    impl Visit for Any {
+        type Out = AnyOptimizer;
+        fn visit<O: Into<AnyOptimizer>>(self, opts: Vec<O>) -> AnyOptimizer {
+            opts.into_iter().next().expect("one optimizer").into()
+        }
     }
+    with_optimizers(fixture, optimizer, &[hyper], Any)
 }
 
 /// Optimizer `O` with the fixture's hyperparameters and its config's defaults for the rest,
