@@ -7,53 +7,9 @@ use gradstep::schedule::{
 };
 use gradstep::*;
 use proptest::prelude::*;
-use serde::{Serialize, de::DeserializeOwned};
 
-/// Gradients of a random quadratic-plus-noise problem, decided up front: step `t` sees
-/// `g_t = x·scale + noise_t`, the same for the interrupted and the uninterrupted run.
-fn grads_at<T: Float>(x: &[T], noise: &[f64], scale: f64) -> Vec<T> {
-    x.iter().zip(noise).map(|(&xi, &n)| xi * T::of(scale) + T::of(n)).collect()
-}
-
-/// Runs `steps` steps straight, and again with a save/load of the state (through JSON) and
-/// of the optimizer after `cut` steps; the results must be identical bits.
-fn resume_is_exact<T: Float, O>(
-    opt: &O,
-    x0: &[T],
-    noise: &[Vec<f64>],
-    cut: usize,
-) -> Result<(), TestCaseError>
-where
-    O: Optimizer<T> + Serialize + DeserializeOwned,
-{
-    let mut x = x0.to_vec();
-    let mut s = opt.init(x.len());
-    for n in noise {
-        let g = grads_at(&x, n, 0.5);
-        opt.step(&mut x, &g, &mut s).unwrap();
-    }
-    let mut y = x0.to_vec();
-    let mut s2 = opt.init(y.len());
-    for n in &noise[..cut] {
-        let g = grads_at(&y, n, 0.5);
-        opt.step(&mut y, &g, &mut s2).unwrap();
-    }
-    let saved_state = serde_json::to_string(&s2).unwrap();
-    let saved_opt = serde_json::to_string(opt).unwrap();
-    let saved_x = serde_json::to_string(&y).unwrap();
-    drop((s2, y));
-    let opt2: O = serde_json::from_str(&saved_opt).unwrap();
-    let mut s2: O::State = serde_json::from_str(&saved_state).unwrap();
-    let mut y: Vec<T> = serde_json::from_str(&saved_x).unwrap();
-    for n in &noise[cut..] {
-        let g = grads_at(&y, n, 0.5);
-        opt2.step(&mut y, &g, &mut s2).unwrap();
-    }
-    let bits = |v: &[T]| v.iter().map(|a| a.to_f64_lossless().to_bits()).collect::<Vec<_>>();
-    prop_assert_eq!(bits(&x), bits(&y));
-    prop_assert_eq!(s, s2);
-    Ok(())
-}
+mod common;
+use common::{resume_is_exact, threads_match_serial};
 
 fn problem() -> impl Strategy<Value = (Vec<f64>, Vec<Vec<f64>>, usize)> {
     (1usize..6, 2usize..12).prop_flat_map(|(n, steps)| {
@@ -122,7 +78,8 @@ macro_rules! for_each_optimizer {
 /// [`resume_is_exact`] for every optimizer, on `x0` rounded to `T`.
 fn resume_for_all<T: Float>(x0: &[f64], noise: &[Vec<f64>], cut: usize) -> Result<(), TestCaseError> {
     let x0: Vec<T> = x0.iter().map(|&v| T::of(v)).collect();
-    for_each_optimizer!(|opt| resume_is_exact(&opt, &x0, noise, cut)?);
+    let shape = Shape::vector(x0.len());
+    for_each_optimizer!(|opt| resume_is_exact(&opt, &shape, &x0, noise, cut)?);
     Ok(())
 }
 
@@ -270,17 +227,7 @@ fn threads_give_the_serial_result_bit_for_bit() {
     let n = 300_001;
     let x0: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) / 7.0).collect();
     let g: Vec<f32> = (0..n).map(|i| ((i % 89) as f32 - 44.0) / 3.0).collect();
-    fn check<O: Optimizer<f32>>(opt: O, x0: &[f32], g: &[f32]) {
-        let (mut a, mut b) = (x0.to_vec(), x0.to_vec());
-        let (mut sa, mut sb) = (opt.init(a.len()), opt.init(b.len()));
-        for _ in 0..3 {
-            opt.step(&mut a, g, &mut sa).unwrap();
-            opt.step_parallel(&mut b, g, &mut sb, 3).unwrap();
-        }
-        assert_eq!(a, b);
-        assert_eq!(sa, sb);
-    }
-    for_each_optimizer!(|opt| check(opt, &x0, &g));
+    for_each_optimizer!(|opt| threads_match_serial(opt, &x0, &g));
 }
 
 /// optax's alias test: every optimizer, with settings of its own, reaches the minimum of a

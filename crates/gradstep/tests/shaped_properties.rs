@@ -4,50 +4,9 @@
 
 use gradstep::*;
 use proptest::prelude::*;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-fn grads_at<T: Float>(x: &[T], noise: &[f64]) -> Vec<T> {
-    x.iter().zip(noise.iter().cycle()).map(|(&xi, &n)| xi * T::of(0.5) + T::of(n)).collect()
-}
-
-fn resume_is_exact<T, O>(
-    opt: &O,
-    shape: &Shape,
-    x0: &[T],
-    noise: &[Vec<f64>],
-    cut: usize,
-) -> Result<(), TestCaseError>
-where
-    T: Float,
-    O: Optimizer<T> + Serialize + DeserializeOwned,
-{
-    let mut x = x0.to_vec();
-    let mut s = opt.init_shaped(shape).unwrap();
-    for n in noise {
-        let g = grads_at(&x, n);
-        opt.step(&mut x, &g, &mut s).unwrap();
-    }
-    let mut y = x0.to_vec();
-    let mut s2 = opt.init_shaped(shape).unwrap();
-    for n in &noise[..cut] {
-        let g = grads_at(&y, n);
-        opt.step(&mut y, &g, &mut s2).unwrap();
-    }
-    let saved = (serde_json::to_string(&s2).unwrap(), serde_json::to_string(opt).unwrap());
-    let saved_x = serde_json::to_string(&y).unwrap();
-    let opt2: O = serde_json::from_str(&saved.1).unwrap();
-    let mut s2: O::State = serde_json::from_str(&saved.0).unwrap();
-    let mut y: Vec<T> = serde_json::from_str(&saved_x).unwrap();
-    for n in &noise[cut..] {
-        let g = grads_at(&y, n);
-        opt2.step(&mut y, &g, &mut s2).unwrap();
-    }
-    let bits = |v: &[T]| v.iter().map(|a| a.to_f64_lossless().to_bits()).collect::<Vec<_>>();
-    prop_assert_eq!(bits(&x), bits(&y));
-    prop_assert_eq!(s, s2);
-    Ok(())
-}
+mod common;
+use common::{resume_is_exact, threads_match_serial};
 
 fn resume_all<T: Float>(x0: &[f64], noise: &[Vec<f64>], cut: usize) -> Result<(), TestCaseError> {
     // x0 has 6 entries: a 2×3 matrix, or a vector.
@@ -104,21 +63,11 @@ fn threads_give_the_serial_result_bit_for_bit() {
     let n = 200_003;
     let x0: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) / 7.0).collect();
     let g: Vec<f32> = (0..n).map(|i| ((i % 89) as f32 - 44.0) / 3.0).collect();
-    fn check<O: Optimizer<f32>>(opt: O, x0: &[f32], g: &[f32]) {
-        let (mut a, mut b) = (x0.to_vec(), x0.to_vec());
-        let (mut sa, mut sb) = (opt.init(a.len()), opt.init(b.len()));
-        for _ in 0..3 {
-            opt.step(&mut a, g, &mut sa).unwrap();
-            opt.step_parallel(&mut b, g, &mut sb, 3).unwrap();
-        }
-        assert_eq!(a, b);
-        assert_eq!(sa, sb);
-    }
-    check(Rprop::new(0.1).unwrap(), &x0, &g);
-    check(Asgd::from_config(AsgdConfig { t0: 1.0, ..Default::default() }).unwrap(), &x0, &g);
-    check(AdamWScheduleFree::new(0.1).unwrap(), &x0, &g);
-    check(Lamb::new(0.1).unwrap(), &x0, &g);
-    check(Adafactor::new(0.1).unwrap(), &x0, &g);
+    threads_match_serial(Rprop::new(0.1).unwrap(), &x0, &g);
+    threads_match_serial(Asgd::from_config(AsgdConfig { t0: 1.0, ..Default::default() }).unwrap(), &x0, &g);
+    threads_match_serial(AdamWScheduleFree::new(0.1).unwrap(), &x0, &g);
+    threads_match_serial(Lamb::new(0.1).unwrap(), &x0, &g);
+    threads_match_serial(Adafactor::new(0.1).unwrap(), &x0, &g);
 }
 
 #[test]

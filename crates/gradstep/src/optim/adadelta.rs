@@ -5,10 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, ema_square};
 use super::parallel::for_each_chunk;
-use crate::error::{
-    check_entries, check_len, check_non_negative, check_positive, check_same_len, check_unit_interval,
-    next_step,
-};
+use crate::error::{check_non_negative, check_positive, check_unit_interval, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adadelta`]; names and defaults follow `torch.optim.Adadelta`.
@@ -76,7 +73,8 @@ pub struct Adadelta {
 }
 
 /// State of [`Adadelta`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct AdadeltaState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -86,15 +84,7 @@ pub struct AdadeltaState<T> {
     pub acc_delta: Vec<T>,
 }
 
-super::checked_state!(AdadeltaState { step: u64, square_avg: Vec<T>, acc_delta: Vec<T> } => AdadeltaState::check);
-
-impl<T: Float> AdadeltaState<T> {
-    fn check(&self) -> Result<()> {
-        check_same_len(&[("square_avg", self.square_avg.len()), ("acc_delta", self.acc_delta.len())])?;
-        check_entries("square_avg", &self.square_avg, true)?;
-        check_entries("acc_delta", &self.acc_delta, true)
-    }
-}
+super::checked_state!(AdadeltaState for Adadelta: [non_negative square_avg, non_negative acc_delta]);
 
 impl Adadelta {
     /// Adadelta with every hyperparameter given.
@@ -121,10 +111,6 @@ impl Adadelta {
         state: &mut AdadeltaState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("square_avg", n, state.square_avg.len())?;
-        check_len("acc_delta", n, state.acc_delta.len())?;
         let t = next_step(state.step)?;
         let c = &self.config;
         let (rho, one_minus_rho, eps) = (T::of(c.rho), T::of(1.0 - c.rho), eps_of::<T>(c.eps)?);

@@ -7,7 +7,7 @@ use super::kernels::{Lerp, lerp};
 use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative};
-use crate::{Float, Optimizer, Result, Shape};
+use crate::{Float, Result, Shape};
 
 /// Hyperparameters of [`Adafactor`]; names and defaults follow `torch.optim.Adafactor`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -60,7 +60,8 @@ impl Default for AdafactorConfig {
 /// Adafactor for. A tensor with more than two dimensions is a batch of matrices over its last
 /// two (each with its own $r$, $c$ and mean), as in PyTorch; a vector or a scalar keeps the
 /// full $V_t = \hat\beta_t V_{t-1} + (1-\hat\beta_t) G_t^2$. Give the shape with
-/// [`Optimizer::init_shaped`]; [`Optimizer::init`] treats the buffer as a vector.
+/// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped);
+/// [`Optimizer::init`](crate::Optimizer::init) treats the buffer as a vector.
 ///
 /// PyTorch's version differs from the paper's (and from optax's `adafactor`): no first
 /// moment, $\hat\beta_t = 1 - t^{-0.8}$ with no extra β₂ bound, ε₁ is squared before the
@@ -113,14 +114,6 @@ pub struct AdafactorState<T> {
 }
 
 impl Adafactor {
-    /// Adafactor with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdafactorConfig { lr, ..AdafactorConfig::default() })
-    }
-
     /// Adafactor with every hyperparameter given.
     ///
     /// # Errors
@@ -139,9 +132,15 @@ impl Adafactor {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdafactorConfig {
-        &self.config
+    /// Every shape: a tensor of two or more dimensions is factored, a vector or a scalar keeps
+    /// its full second moment.
+    fn shape_rule(&self, _: &Shape) -> Result<()> {
+        Ok(())
+    }
+
+    /// The state of a vector.
+    fn init_state<T: Float>(&self, len: usize) -> AdafactorState<T> {
+        self.state_for(&Shape::vector(len))
     }
 
     fn state_for<T: Float>(&self, shape: &Shape) -> AdafactorState<T> {
@@ -159,94 +158,147 @@ impl Adafactor {
         }
     }
 
-    fn run<T: Float>(&self, params: &mut [T], grads: &[T], state: &mut AdafactorState<T>) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        state.check_for(self, n)?;
-        let c = &self.config;
+    /// One tensor's statistics and norms: serial, whatever `threads` says.
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut AdafactorState<T>,
+        _threads: usize,
+    ) -> Result<()> {
+        let (n, c) = (params.len(), &self.config);
         let t = state.step.saturating_add(1);
         let tf = t as f64;
-        let w = Lerp::<T>::weight(tf.powf(c.beta2_decay));
         let rho = c.lr.min(1.0 / tf.powf(0.5));
         let sqrt_n = (n as f64).powf(0.5);
         let x_norm = sum_of_squares(params).sqrt().to_f64_lossless();
         let alpha = c.eps.1.max(x_norm / sqrt_n) * rho;
         let eps1 = c.eps.0.unwrap_or_else(|| T::epsilon().to_f64_lossless());
-        let (eps1_t, floor) = (T::of(eps1), T::of(eps1 * eps1));
-        let flip = if c.maximize { -T::one() } else { T::one() };
-        let shrink = if c.weight_decay != 0.0 { T::of(1.0 - c.lr * c.weight_decay) } else { T::one() };
-        // The update's norm first (U recomputed in the second pass, the same bits), then the step.
-        let mut uu = Lanes::<T>::zero();
+        let k = Kernel {
+            w: Lerp::weight(tf.powf(c.beta2_decay)),
+            eps1: T::of(eps1),
+            floor: T::of(eps1 * eps1),
+            flip: if c.maximize { -T::one() } else { T::one() },
+        };
         // With no element, a shape read from a file may still name huge rows and columns (a
         // zero among the dimensions): there is nothing to do, and no buffer to size by them.
         let factored = state.shape.as_batched_matrix().filter(|_| n > 0);
-        if let Some((batch, rows, cols)) = factored {
-            let sums = state.col_sums.at_least(cols);
-            let (rf, cf) = (T::of(rows as f64), T::of(cols as f64));
-            for b in 0..batch {
-                let g = &grads[b * rows * cols..(b + 1) * rows * cols];
-                let (rv, cv) = (
-                    &mut state.row_var[b * rows..(b + 1) * rows],
-                    &mut state.col_var[b * cols..(b + 1) * cols],
-                );
-                sums.fill(T::zero());
-                for (r, g) in rv.iter_mut().zip(g.chunks_exact(cols)) {
-                    let s = row_squares(g, flip, sums).sqrt();
-                    // PyTorch squares the norm: sqrt then square, as `vector_norm(..).square_()`.
-                    *r = lerp(*r, s * s / cf, &w);
-                }
-                for (cj, &s) in cv.iter_mut().zip(sums.iter()) {
-                    let s = s.sqrt();
-                    *cj = lerp(*cj, s * s / rf, &w);
-                }
-                let mean = rv.iter().fold(T::zero(), |a, &r| a + r) / rf;
-                let mean = if mean < eps1_t { eps1_t } else { mean };
-                for (&ri, g) in rv.iter().zip(g.chunks_exact(cols)) {
-                    update_squares(ri, cv, g, mean, floor, flip, &mut uu);
-                }
-            }
-        } else {
-            let var = &mut state.variance[..n];
-            for (v, g) in var.chunks_exact_mut(LANES).zip(grads.chunks_exact(LANES)) {
-                for l in 0..LANES {
-                    let g = g[l] * flip;
-                    v[l] = lerp(v[l], g * g, &w);
-                    let u = full_update(v[l], floor, g);
-                    uu.0[l] += u * u;
-                }
-            }
-            let done = n - n % LANES;
-            for i in done..n {
-                let g = grads[i] * flip;
-                var[i] = lerp(var[i], g * g, &w);
-                let u = full_update(var[i], floor, g);
-                uu.0[i - done] += u * u;
-            }
-        }
-        let denom = 1.0_f64.max(uu.total().sqrt().to_f64_lossless() / (sqrt_n * c.d));
+        // The statistics and the update's norm first (U is recomputed in the second pass, the
+        // same bits), then the step.
+        let uu = match factored {
+            Some(dims) => k.factored_statistics(dims, grads, state),
+            None => k.full_statistics(grads, &mut state.variance[..n]),
+        };
+        let denom = 1.0_f64.max(uu.sqrt().to_f64_lossless() / (sqrt_n * c.d));
         let coeff = T::of(-alpha / denom);
-        if let Some((batch, rows, cols)) = factored {
-            let rf = T::of(rows as f64);
-            for b in 0..batch {
-                let off = b * rows * cols;
-                let (rv, cv) =
-                    (&state.row_var[b * rows..(b + 1) * rows], &state.col_var[b * cols..(b + 1) * cols]);
-                let mean = rv.iter().fold(T::zero(), |a, &r| a + r) / rf;
-                let mean = if mean < eps1_t { eps1_t } else { mean };
-                let (x, g) = (&mut params[off..off + rows * cols], &grads[off..off + rows * cols]);
-                for ((&ri, x), g) in rv.iter().zip(x.chunks_exact_mut(cols)).zip(g.chunks_exact(cols)) {
-                    for ((&cj, x), &gij) in cv.iter().zip(x.iter_mut()).zip(g) {
-                        *x = *x * shrink + coeff * factored_update(ri, cj, mean, floor, gij * flip);
-                    }
+        let shrink = if c.weight_decay != 0.0 { T::of(1.0 - c.lr * c.weight_decay) } else { T::one() };
+        match factored {
+            Some(dims) => k.factored_step(dims, params, grads, state, |x, u| x * shrink + coeff * u),
+            None => {
+                for ((x, &v), &g) in params.iter_mut().zip(&state.variance).zip(grads) {
+                    *x = *x * shrink + coeff * full_update(v, k.floor, g * k.flip);
                 }
-            }
-        } else {
-            for ((x, &v), &g) in params.iter_mut().zip(&state.variance).zip(grads) {
-                *x = *x * shrink + coeff * full_update(v, floor, g * flip);
             }
         }
         state.step = t;
         Ok(())
+    }
+}
+
+/// The per-step constants of [`Adafactor`]'s update, and its passes over a factored tensor
+/// (a batch of R×C matrices) or a full one.
+struct Kernel<T> {
+    /// The weight $1-\hat\beta_t$ of the new squared gradient.
+    w: Lerp<T>,
+    /// ε₁, the floor of the row mean, and ε₁², the floor of $\hat V$.
+    eps1: T,
+    floor: T,
+    /// −1 to ascend.
+    flip: T,
+}
+
+impl<T: Float> Kernel<T> {
+    /// Updates the row and column statistics of every matrix and returns $\lVert U\rVert^2$.
+    fn factored_statistics(
+        &self,
+        (batch, rows, cols): (usize, usize, usize),
+        grads: &[T],
+        state: &mut AdafactorState<T>,
+    ) -> T {
+        let sums = state.col_sums.at_least(cols);
+        let (rf, cf) = (T::of(rows as f64), T::of(cols as f64));
+        let mut uu = Lanes::<T>::zero();
+        for b in 0..batch {
+            let g = &grads[b * rows * cols..(b + 1) * rows * cols];
+            let rv = &mut state.row_var[b * rows..(b + 1) * rows];
+            let cv = &mut state.col_var[b * cols..(b + 1) * cols];
+            sums.fill(T::zero());
+            for (r, g) in rv.iter_mut().zip(g.chunks_exact(cols)) {
+                let s = row_squares(g, self.flip, sums).sqrt();
+                // PyTorch squares the norm: sqrt then square, as `vector_norm(..).square_()`.
+                *r = lerp(*r, s * s / cf, &self.w);
+            }
+            for (cj, &s) in cv.iter_mut().zip(sums.iter()) {
+                let s = s.sqrt();
+                *cj = lerp(*cj, s * s / rf, &self.w);
+            }
+            let mean = self.row_mean(rv);
+            for (&ri, g) in rv.iter().zip(g.chunks_exact(cols)) {
+                update_squares(ri, cv, g, mean, self.floor, self.flip, &mut uu);
+            }
+        }
+        uu.total()
+    }
+
+    /// Updates the full second moment `var` and returns $\lVert U\rVert^2$.
+    fn full_statistics(&self, grads: &[T], var: &mut [T]) -> T {
+        let n = var.len();
+        let mut uu = Lanes::<T>::zero();
+        for (v, g) in var.chunks_exact_mut(LANES).zip(grads.chunks_exact(LANES)) {
+            for l in 0..LANES {
+                let g = g[l] * self.flip;
+                v[l] = lerp(v[l], g * g, &self.w);
+                let u = full_update(v[l], self.floor, g);
+                uu.0[l] += u * u;
+            }
+        }
+        let done = n - n % LANES;
+        for i in done..n {
+            let g = grads[i] * self.flip;
+            var[i] = lerp(var[i], g * g, &self.w);
+            let u = full_update(var[i], self.floor, g);
+            uu.0[i - done] += u * u;
+        }
+        uu.total()
+    }
+
+    /// $x \leftarrow$ `step(x, U)` over every matrix, with $U$ from the statistics.
+    fn factored_step(
+        &self,
+        (batch, rows, cols): (usize, usize, usize),
+        params: &mut [T],
+        grads: &[T],
+        state: &AdafactorState<T>,
+        step: impl Fn(T, T) -> T,
+    ) {
+        for b in 0..batch {
+            let off = b * rows * cols;
+            let rv = &state.row_var[b * rows..(b + 1) * rows];
+            let cv = &state.col_var[b * cols..(b + 1) * cols];
+            let mean = self.row_mean(rv);
+            let (x, g) = (&mut params[off..off + rows * cols], &grads[off..off + rows * cols]);
+            for ((&ri, x), g) in rv.iter().zip(x.chunks_exact_mut(cols)).zip(g.chunks_exact(cols)) {
+                for ((&cj, x), &gij) in cv.iter().zip(x.iter_mut()).zip(g) {
+                    *x = step(*x, factored_update(ri, cj, mean, self.floor, gij * self.flip));
+                }
+            }
+        }
+    }
+
+    /// $\max(\operatorname{mean}(r), \varepsilon_1)$.
+    fn row_mean(&self, rv: &[T]) -> T {
+        let mean = rv.iter().fold(T::zero(), |a, &r| a + r) / T::of(rv.len() as f64);
+        if mean < self.eps1 { self.eps1 } else { mean }
     }
 }
 
@@ -319,45 +371,15 @@ impl<T> StateCheck<Adafactor> for AdafactorState<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Adafactor {
-    type State = AdafactorState<T>;
-
-    fn init(&self, len: usize) -> AdafactorState<T> {
-        self.state_for(&Shape::vector(len))
-    }
-
-    fn init_shaped(&self, shape: &Shape) -> Result<AdafactorState<T>> {
-        Ok(self.state_for(shape))
-    }
-
-    fn check_state(&self, len: usize, state: &AdafactorState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdafactorState<T>) -> Result<()> {
-        self.run(params, grads, state)
-    }
-
-    fn elementwise(&self) -> bool {
-        false
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Adafactor with learning rate `lr` and PyTorch's other defaults.
+    Adafactor(AdafactorConfig) -> AdafactorState, shaped
 }
-
-super::validated_serde!(Adafactor, AdafactorConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn a_rank_one_squared_gradient_is_factored_exactly() {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::EpsPlacement;
 use super::kernels::eps_of;
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_non_negative, check_positive, next_step};
+use crate::error::{check_non_negative, check_positive, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adagrad`]; names and defaults follow `torch.optim.Adagrad`.
@@ -83,7 +83,8 @@ pub struct Adagrad {
 }
 
 /// State of [`Adagrad`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct AdagradState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -91,13 +92,7 @@ pub struct AdagradState<T> {
     pub sum: Vec<T>,
 }
 
-super::checked_state!(AdagradState { step: u64, sum: Vec<T> } => AdagradState::check);
-
-impl<T: Float> AdagradState<T> {
-    fn check(&self) -> Result<()> {
-        check_entries("sum", &self.sum, true)
-    }
-}
+super::checked_state!(AdagradState for Adagrad: [non_negative sum]);
 
 impl Adagrad {
     /// Adagrad with every hyperparameter given.
@@ -125,8 +120,6 @@ impl Adagrad {
         state: &mut AdagradState<T>,
         threads: usize,
     ) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
-        check_len("sum", params.len(), state.sum.len())?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let neg_clr = T::of(-(c.lr / (1.0 + (t - 1) as f64 * c.lr_decay)));

@@ -6,7 +6,7 @@ use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_len_or_empty, check_same_len, next_step};
+use crate::error::next_step;
 use crate::{Float, Result};
 
 /// Which second moment AMSGrad keeps the running maximum of.
@@ -110,7 +110,8 @@ pub struct Adam {
 }
 
 /// State of [`Adam`] and [`AdamW`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct AdamState<T> {
     /// Number of steps taken, $t$.
     pub step: u64,
@@ -122,18 +123,11 @@ pub struct AdamState<T> {
     pub max_exp_avg_sq: Vec<T>,
 }
 
-super::checked_state!(AdamState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T>, max_exp_avg_sq: Vec<T> } => AdamState::check);
-
-impl<T: Float> AdamState<T> {
-    fn check(&self) -> Result<()> {
-        let n = self.exp_avg.len();
-        check_same_len(&[("exp_avg", n), ("exp_avg_sq", self.exp_avg_sq.len())])?;
-        check_len_or_empty("max_exp_avg_sq", n, self.max_exp_avg_sq.len())?;
-        check_entries("exp_avg", &self.exp_avg, false)?;
-        check_entries("exp_avg_sq", &self.exp_avg_sq, true)?;
-        check_entries("max_exp_avg_sq", &self.max_exp_avg_sq, true)
-    }
-}
+super::checked_state!(AdamState for Adam: [
+    signed exp_avg,
+    non_negative exp_avg_sq,
+    non_negative max_exp_avg_sq if |c| c.amsgrad,
+]);
 
 impl Adam {
     /// Adam with every hyperparameter given.
@@ -163,16 +157,7 @@ impl Adam {
         state: &mut AdamState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
-        if c.amsgrad {
-            check_len("max_exp_avg_sq", n, state.max_exp_avg_sq.len())?;
-        } else {
-            check_len_or_empty("max_exp_avg_sq", n, state.max_exp_avg_sq.len())?;
-        }
         let t = next_step(state.step)?;
         let (b1, b2) = c.betas;
         let bc1 = bias_correction(b1, t);

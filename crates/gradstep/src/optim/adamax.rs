@@ -6,7 +6,7 @@ use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_same_len, next_step};
+use crate::error::next_step;
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Adamax`]; names and defaults follow `torch.optim.Adamax`.
@@ -70,7 +70,8 @@ pub struct Adamax {
 }
 
 /// State of [`Adamax`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct AdamaxState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -80,15 +81,7 @@ pub struct AdamaxState<T> {
     pub exp_inf: Vec<T>,
 }
 
-super::checked_state!(AdamaxState { step: u64, exp_avg: Vec<T>, exp_inf: Vec<T> } => AdamaxState::check);
-
-impl<T: Float> AdamaxState<T> {
-    fn check(&self) -> Result<()> {
-        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_inf", self.exp_inf.len())])?;
-        check_entries("exp_avg", &self.exp_avg, false)?;
-        check_entries("exp_inf", &self.exp_inf, true)
-    }
-}
+super::checked_state!(AdamaxState for Adamax: [signed exp_avg, non_negative exp_inf]);
 
 impl Adamax {
     /// Adamax with every hyperparameter given.
@@ -112,10 +105,6 @@ impl Adamax {
         state: &mut AdamaxState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_inf", n, state.exp_inf.len())?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let w1 = Lerp::<T>::ema(c.betas.0);

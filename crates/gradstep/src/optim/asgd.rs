@@ -2,11 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::StateCheck;
 use super::kernels::GradPrep;
 use super::parallel::for_each_chunk;
 use crate::error::{check, check_len, check_non_negative};
-use crate::{Float, Optimizer, Result};
+use crate::{Float, Result};
 
 /// Hyperparameters of [`Asgd`]; names and defaults follow `torch.optim.ASGD`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -120,8 +119,6 @@ impl Asgd {
         state: &mut AsgdState<T>,
         threads: usize,
     ) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
-        state.check_for(self, params.len())?;
         let c = &self.config;
         let t = state.step.saturating_add(1);
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);
@@ -153,51 +150,11 @@ impl Asgd {
     }
 }
 
-impl<T> StateCheck<Asgd> for AsgdState<T> {
-    fn check_for(&self, _: &Asgd, len: usize) -> Result<()> {
-        check_len("ax", len, self.ax.len())
-    }
-}
+super::state_buffers!(AsgdState for Asgd: [signed ax]);
 
-impl Asgd {
+super::optimizer_methods! {
     /// ASGD with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AsgdConfig { lr, ..AsgdConfig::default() })
-    }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> &AsgdConfig {
-        &self.config
-    }
-}
-
-impl<T: Float> Optimizer<T> for Asgd {
-    type State = AsgdState<T>;
-
-    fn init(&self, len: usize) -> AsgdState<T> {
-        self.init_state(len)
-    }
-
-    fn check_state(&self, len: usize, state: &AsgdState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AsgdState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AsgdState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
+    Asgd(AsgdConfig) -> AsgdState;
 
     /// The average $\bar x$ ([`AsgdState::ax`]); the parameters themselves before the first
     /// step.
@@ -211,23 +168,12 @@ impl<T: Float> Optimizer<T> for Asgd {
         }
         Ok(())
     }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
 }
-
-super::validated_serde!(Asgd, AsgdConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn the_average_is_the_mean_of_the_iterates_after_t0() {

@@ -1,96 +1,88 @@
-//! What each optimizer's step checks of its state before it writes anything, written apart
-//! from the update rules so that [`crate::Optimizer::check_state`] can run it alone (see
-//! [`crate::ParamGroups::step`], which checks every tensor before it steps any).
+//! What a state must satisfy, written once for every optimizer from the list of its buffers:
+//! on loading ([`on_load`], without the parameters) and before each step ([`StateCheck`],
+//! which [`crate::Optimizer::check_state`] runs alone: [`crate::ParamGroups::step`] checks
+//! every tensor before it steps any, so that a step that fails changes nothing).
 //!
-//! Each check lists the same buffers, in the same order, as the step's own checks, so the
-//! first bad buffer is the one reported either way.
+//! Both report the first bad buffer in the order the state lists them.
 
-use super::*;
-use crate::Result;
-use crate::error::check_len;
+use crate::error::{check_entries, check_len, check_len_or_empty};
+use crate::{Float, Result};
+
+/// One buffer of a state, as the checks see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Buffer<'a, T> {
+    name: &'static str,
+    data: &'a [T],
+    /// Its entries are `>= 0` (squares, maxima of absolute values, step sizes).
+    non_negative: bool,
+    /// It belongs to an option that is off: it may be empty (it was never made) or as long as
+    /// the parameters, nothing else. Unused, a buffer of another length would still be a state
+    /// made for another tensor, and would be split wrongly across threads.
+    may_be_empty: bool,
+}
+
+impl<'a, T> Buffer<'a, T> {
+    /// A buffer of values of either sign (a first moment, a momentum, an average).
+    pub(crate) fn signed(name: &'static str, data: &'a [T]) -> Self {
+        Self { name, data, non_negative: false, may_be_empty: false }
+    }
+
+    /// A buffer of values `>= 0`: squares, maxima of absolute values, step sizes.
+    pub(crate) fn non_negative(name: &'static str, data: &'a [T]) -> Self {
+        Self { non_negative: true, ..Self::signed(name, data) }
+    }
+
+    /// The buffer of an option, needed only while `used` (on loading, with no optimizer to
+    /// ask, pass `false`: either length is accepted).
+    pub(crate) fn optional(self, used: bool) -> Self {
+        Self { may_be_empty: !used, ..self }
+    }
+}
+
+/// The buffers of a state of optimizer `O`, in the order their checks report them.
+pub(crate) trait Buffers<O> {
+    /// The element type.
+    type Elem: Float;
+
+    /// The buffers; `opt` says which optional ones are in use (`None` when the state is being
+    /// loaded, without its optimizer).
+    fn buffers(&self, opt: Option<&O>) -> impl AsRef<[Buffer<'_, Self::Elem>]>;
+}
 
 /// The state checks of optimizer `O`, for a buffer of `len` parameters.
 pub(crate) trait StateCheck<O> {
     fn check_for(&self, opt: &O, len: usize) -> Result<()>;
 }
 
-impl<T> StateCheck<Sgd> for SgdState<T> {
-    fn check_for(&self, opt: &Sgd, len: usize) -> Result<()> {
-        if opt.config().momentum != 0.0 {
-            check_len("momentum buffer", len, self.momentum_buffer.len())?;
+/// Every buffer is as long as the parameters, or empty if its option is off.
+impl<O, S: Buffers<O>> StateCheck<O> for S {
+    fn check_for(&self, opt: &O, len: usize) -> Result<()> {
+        self.buffers(Some(opt)).as_ref().iter().try_for_each(|b| {
+            if b.may_be_empty {
+                check_len_or_empty(b.name, len, b.data.len())
+            } else {
+                check_len(b.name, len, b.data.len())
+            }
+        })
+    }
+}
+
+/// What a loaded state must satisfy: its buffers as long as the first (an optional one may
+/// be empty), then their entries finite, and `>= 0` where they must be.
+pub(crate) fn on_load<O, S: Buffers<O>>(state: &S) -> Result<()>
+where
+    S::Elem: Float,
+{
+    let buffers = state.buffers(None);
+    let buffers = buffers.as_ref();
+    let Some(first) = buffers.first() else { return Ok(()) };
+    let n = first.data.len();
+    for b in buffers {
+        if b.may_be_empty {
+            check_len_or_empty(b.name, n, b.data.len())?;
+        } else {
+            check_len(b.name, n, b.data.len())?;
         }
-        Ok(())
     }
-}
-
-impl<T> StateCheck<Adagrad> for AdagradState<T> {
-    fn check_for(&self, _: &Adagrad, len: usize) -> Result<()> {
-        check_len("sum", len, self.sum.len())
-    }
-}
-
-impl<T> StateCheck<RmsProp> for RmsPropState<T> {
-    fn check_for(&self, opt: &RmsProp, len: usize) -> Result<()> {
-        let c = opt.config();
-        check_len("square_avg", len, self.square_avg.len())?;
-        if c.centered {
-            check_len("grad_avg", len, self.grad_avg.len())?;
-        }
-        if c.momentum > 0.0 {
-            check_len("momentum_buffer", len, self.momentum_buffer.len())?;
-        }
-        Ok(())
-    }
-}
-
-impl<T> StateCheck<Adadelta> for AdadeltaState<T> {
-    fn check_for(&self, _: &Adadelta, len: usize) -> Result<()> {
-        check_len("square_avg", len, self.square_avg.len())?;
-        check_len("acc_delta", len, self.acc_delta.len())
-    }
-}
-
-impl<T> StateCheck<Adam> for AdamState<T> {
-    fn check_for(&self, opt: &Adam, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())?;
-        if opt.config().amsgrad {
-            check_len("max_exp_avg_sq", len, self.max_exp_avg_sq.len())?;
-        }
-        Ok(())
-    }
-}
-
-impl<T> StateCheck<Adamax> for AdamaxState<T> {
-    fn check_for(&self, _: &Adamax, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_inf", len, self.exp_inf.len())
-    }
-}
-
-impl<T> StateCheck<Lion> for LionState<T> {
-    fn check_for(&self, _: &Lion, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())
-    }
-}
-
-impl<T> StateCheck<NAdam> for NAdamState<T> {
-    fn check_for(&self, _: &NAdam, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
-    }
-}
-
-impl<T> StateCheck<RAdam> for RAdamState<T> {
-    fn check_for(&self, _: &RAdam, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
-    }
-}
-
-impl<T> StateCheck<Yogi> for YogiState<T> {
-    fn check_for(&self, _: &Yogi, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
-    }
+    buffers.iter().try_for_each(|b| check_entries(b.name, b.data, b.non_negative))
 }

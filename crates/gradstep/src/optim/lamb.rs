@@ -3,10 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
-use super::checks::StateCheck;
 use super::kernels::bias_correction;
 use super::reduce::{LANES, Lanes};
-use crate::error::{check, check_len, check_non_negative};
+use crate::error::{check, check_non_negative};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Lamb`]; the names are PyTorch's keywords for optax's `lamb` arguments
@@ -125,8 +124,6 @@ impl Lamb {
         _threads: usize,
     ) -> Result<()> {
         let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        state.check_for(self, n)?;
         let c = &self.config;
         let t = state.step.saturating_add(1);
         let (b1, b2) = c.betas;
@@ -195,12 +192,7 @@ impl<T: Float> Coeffs<T> {
     }
 }
 
-impl<T> StateCheck<Lamb> for LambState<T> {
-    fn check_for(&self, _: &Lamb, len: usize) -> Result<()> {
-        check_len("exp_avg", len, self.exp_avg.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
-    }
-}
+super::state_buffers!(LambState for Lamb: [signed exp_avg, non_negative exp_avg_sq]);
 
 super::optimizer_methods! {
     /// LAMB with learning rate `lr` and optax's other defaults.

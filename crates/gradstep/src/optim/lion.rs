@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::kernels::sign;
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, next_step};
+use crate::error::next_step;
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Lion`]; names follow the rest of the crate, defaults follow
@@ -69,7 +69,8 @@ pub struct Lion {
 }
 
 /// State of [`Lion`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct LionState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -77,13 +78,7 @@ pub struct LionState<T> {
     pub exp_avg: Vec<T>,
 }
 
-super::checked_state!(LionState { step: u64, exp_avg: Vec<T> } => LionState::check);
-
-impl<T: Float> LionState<T> {
-    fn check(&self) -> Result<()> {
-        check_entries("exp_avg", &self.exp_avg, false)
-    }
-}
+super::checked_state!(LionState for Lion: [signed exp_avg]);
 
 impl Lion {
     /// Lion with every hyperparameter given.
@@ -107,9 +102,6 @@ impl Lion {
         state: &mut LionState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
         let t = next_step(state.step)?;
         let c = &self.config;
         let (b1, b2) = c.betas;

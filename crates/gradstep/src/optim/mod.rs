@@ -54,24 +54,55 @@ macro_rules! validated_serde {
 }
 pub(crate) use validated_serde;
 
-/// Serde for a state checks, on loading, what can be checked without the parameters: the
-/// buffers agree in length (an optional one may be empty), their entries are finite, and
-/// those that hold squares or maxima are `>= 0`. A hand-edited checkpoint that breaks one of
-/// these is an error when it is loaded, not a NaN some steps later.
+/// The buffers of a state, in the order their checks report them ([`checks::Buffers`]):
+/// `state_buffers!(NameState for Name: [kind field, ...])`, where `kind` is `signed` or
+/// `non_negative` (squares, maxima, step sizes), and `if |c| condition` after a buffer says
+/// that the optimizer uses it only while its config `c` meets the condition (an option that
+/// is on); otherwise it may be empty.
+macro_rules! state_buffers {
+    ($state:ident for $opt:ident: [$($kind:ident $field:ident $(if |$c:ident| $used:expr)?),* $(,)?]) => {
+        impl<T: $crate::Float> $crate::optim::checks::Buffers<$opt> for $state<T> {
+            type Elem = T;
+            fn buffers(&self, opt: Option<&$opt>) -> impl AsRef<[$crate::optim::checks::Buffer<'_, T>]> {
+                let _ = opt; // read only for optional buffers
+                [$(
+                    $crate::optim::checks::Buffer::$kind(stringify!($field), &self.$field)
+                        $(.optional(opt.is_some_and(|o| {
+                            let $c = &o.config;
+                            $used
+                        })))?
+                ),*]
+            }
+        }
+    };
+}
+pub(crate) use state_buffers;
+
+/// [`state_buffers!`], and serde for the state that checks, on loading, what can be checked
+/// without the parameters ([`checks::on_load`]: the buffers agree in length, an optional one
+/// may be empty, their entries are finite, and those that must be are `>= 0`). A hand-edited
+/// checkpoint that breaks one of these is an error when it is loaded, not a NaN some steps
+/// later.
 ///
-/// `checked_state!(NameState { field: Type, ... } => NameState::check)`, with every field.
+/// The state derives serde with `#[serde(remote = "Self", rename(deserialize = "state"))]`,
+/// which turns the derived code into inherent functions; this writes the two trait impls
+/// around them, the loading one with the checks (after `, first check`, a check of the
+/// state's scalars, run before them).
 macro_rules! checked_state {
-    ($state:ident { $($field:ident : $fty:ty),* $(,)? } => $check:path) => {
+    ($state:ident for $opt:ident: [$($buffers:tt)*] $(, first $extra:path)?) => {
+        $crate::optim::state_buffers!($state for $opt: [$($buffers)*]);
+
+        impl<T: $crate::Float> serde::Serialize for $state<T> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                $state::serialize(self, s)
+            }
+        }
+
         impl<'de, T: $crate::Float> serde::Deserialize<'de> for $state<T> {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-                #[derive(serde::Deserialize)]
-                #[serde(bound = "T: crate::Float", rename = "state")]
-                struct Raw<T> {
-                    $($field: $fty),*
-                }
-                let r = Raw::<T>::deserialize(d)?;
-                let state = $state { $($field: r.$field),* };
-                $check(&state).map_err(serde::de::Error::custom)?;
+                let state = $state::deserialize(d)?;
+                $($extra(&state).map_err(serde::de::Error::custom)?;)?
+                $crate::optim::checks::on_load::<$opt, _>(&state).map_err(serde::de::Error::custom)?;
                 Ok(state)
             }
         }
@@ -81,18 +112,26 @@ pub(crate) use checked_state;
 
 /// What every optimizer has and no optimizer does differently: `new(lr)` (the config's
 /// defaults with this learning rate), `config()`, serde through the config
-/// ([`validated_serde!`]), and the [`Optimizer`] methods that only delegate: `init` to the
-/// algorithm's own `init_state`, `step` and `step_parallel` to its own `run` (with one thread,
-/// or `threads`), and the learning rate read from and written to the config, after the check
-/// every `from_config` makes. Each file keeps what is its own: `from_config` (its checks),
-/// `init_state` (its state) and `run` (its update rule).
+/// ([`validated_serde!`]), and the [`Optimizer`] methods that only delegate or check: `init`
+/// to the algorithm's own `init_state`, `check_state` to its state's
+/// [`checks::StateCheck`], `step` and `step_parallel` to those checks and then its own `run`
+/// (with one thread, or `threads`), and the learning rate read from and written to the
+/// config, after the check every `from_config` makes. Each file keeps what is its own:
+/// `from_config` (its checks), `init_state` (its state), its state's buffers and `run` (its
+/// update rule, which can start writing at once: the lengths are checked).
 ///
 /// `optimizer_methods! { Name(NameConfig) -> NameState }`, with the first line of `new`'s
-/// documentation as a doc comment before `Name`, writes all of it;
-/// `optimizer_methods!(Name -> NameState, via inner)` only the trait, for an optimizer that is
-/// another one with a config of its own (AdamW is an Adam).
+/// documentation as a doc comment before `Name`, writes all of it. Options after the state:
+/// `, shaped` for an optimizer that reads the tensor's shape (its `state_for(shape)` makes
+/// the state, its `shape_rule(shape)` says which shapes it takes, and it is not
+/// [`Optimizer::elementwise`]); `; fn ...` items for trait methods of its own (an
+/// `eval_point`). `optimizer_methods!(Name -> NameState, via inner)` writes only the trait,
+/// for an optimizer that is another one with a config of its own (AdamW is an Adam).
 macro_rules! optimizer_methods {
-    ($(#[$new_doc:meta])* $opt:ident($config:ident) -> $state:ident) => {
+    (
+        $(#[$new_doc:meta])* $opt:ident($config:ident) -> $state:ident $(, $extra:ident)*
+        $(; $($item:item)*)?
+    ) => {
         impl $opt {
             $(#[$new_doc])*
             ///
@@ -108,13 +147,13 @@ macro_rules! optimizer_methods {
             }
         }
 
-        $crate::optim::optimizer_methods!(@trait $opt, $state, []);
+        $crate::optim::optimizer_methods!(@trait $opt, $state, [], [$($extra)*], [$($($item)*)?]);
         $crate::optim::validated_serde!($opt, $config);
     };
     ($opt:ident -> $state:ident, via $inner:ident) => {
-        $crate::optim::optimizer_methods!(@trait $opt, $state, [$inner]);
+        $crate::optim::optimizer_methods!(@trait $opt, $state, [$inner], [], []);
     };
-    (@trait $opt:ident, $state:ident, [$($inner:ident)?]) => {
+    (@trait $opt:ident, $state:ident, [$($inner:ident)?], [$($extra:ident)*], [$($item:item)*]) => {
         impl<T: $crate::Float> $crate::optim::Optimizer<T> for $opt {
             type State = $state<T>;
 
@@ -122,8 +161,12 @@ macro_rules! optimizer_methods {
                 self$(.$inner)?.init_state(len)
             }
 
+            fn check_state(&self, len: usize, state: &$state<T>) -> $crate::Result<()> {
+                $crate::optim::checks::StateCheck::check_for(state, &self$(.$inner)?, len)
+            }
+
             fn step(&self, params: &mut [T], grads: &[T], state: &mut $state<T>) -> $crate::Result<()> {
-                self$(.$inner)?.run(params, grads, state, 1)
+                $crate::optim::Optimizer::<T>::step_parallel(self, params, grads, state, 1)
             }
 
             fn step_parallel(
@@ -133,11 +176,10 @@ macro_rules! optimizer_methods {
                 state: &mut $state<T>,
                 threads: usize,
             ) -> $crate::Result<()> {
-                self$(.$inner)?.run(params, grads, state, threads)
-            }
-
-            fn check_state(&self, len: usize, state: &$state<T>) -> $crate::Result<()> {
-                $crate::optim::checks::StateCheck::check_for(state, &self$(.$inner)?, len)
+                let rule = &self$(.$inner)?;
+                $crate::error::check_len("gradient", params.len(), grads.len())?;
+                $crate::optim::checks::StateCheck::check_for(state, rule, params.len())?;
+                rule.run(params, grads, state, threads)
             }
 
             fn learning_rate(&self) -> f64 {
@@ -149,6 +191,24 @@ macro_rules! optimizer_methods {
                 self$(.$inner)?.config.lr = lr;
                 Ok(())
             }
+
+            $($crate::optim::optimizer_methods!(@$extra $state);)*
+
+            $($item)*
+        }
+    };
+    (@shaped $state:ident) => {
+        fn check_shape(&self, shape: &$crate::Shape) -> $crate::Result<()> {
+            self.shape_rule(shape)
+        }
+
+        fn init_shaped(&self, shape: &$crate::Shape) -> $crate::Result<$state<T>> {
+            self.shape_rule(shape)?;
+            Ok(self.state_for(shape))
+        }
+
+        fn elementwise(&self) -> bool {
+            false
         }
     };
 }

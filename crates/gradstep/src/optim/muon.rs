@@ -1,14 +1,15 @@
 //! Muon: momentum, orthogonalised by a Newton–Schulz iteration, for matrix parameters.
 
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, s};
 use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
-use super::parallel::with_wide_vectors;
-use super::reduce::{LANES, Lanes, sum_of_squares};
+use super::reduce::sum_of_squares;
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative, check_positive};
-use crate::{Error, Float, Optimizer, Result, Shape};
+use crate::{Error, Float, Result, Shape};
 
 /// How [`Muon`] scales its learning rate with the shape of an $A\times B$ matrix
 /// ($A$ = rows = fan-out, $B$ = cols = fan-in); PyTorch's `adjust_lr_fn`.
@@ -105,9 +106,12 @@ impl Default for MuonConfig {
 /// Muon is for the hidden layers' weight matrices; embeddings, biases, gains and the output
 /// layer go to another optimizer (AdamW in the papers), e.g. in one set of
 /// [`crate::ParamGroups`] over [`crate::AnyOptimizer`]. Give the shape with
-/// [`Optimizer::init_shaped`]: a state made by [`Optimizer::init`] (a vector) and any shape
-/// that is not a matrix are rejected with [`Error::Shape`], as PyTorch rejects them. The
-/// state keeps the iteration's work matrices, so a step allocates only on its first call.
+/// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped): a state made by
+/// [`Optimizer::init`](crate::Optimizer::init) (a vector) and any shape that is not a matrix
+/// are rejected with [`Error::Shape`], as PyTorch rejects them. The
+/// state keeps the iteration's work matrices, so a step allocates none of its own after the
+/// first (matrixmultiply, which computes the products, allocates its packing buffer in each
+/// call).
 ///
 /// # Example
 ///
@@ -150,14 +154,6 @@ pub struct MuonState<T> {
 }
 
 impl Muon {
-    /// Muon with learning rate `lr` and PyTorch's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(MuonConfig { lr, ..MuonConfig::default() })
-    }
-
     /// Muon with every hyperparameter given.
     ///
     /// # Errors
@@ -178,72 +174,65 @@ impl Muon {
         Ok(Self { config })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &MuonConfig {
-        &self.config
+    /// Muon takes matrices only, as PyTorch's does.
+    fn shape_rule(&self, shape: &Shape) -> Result<()> {
+        match shape.as_matrix() {
+            Some(_) => Ok(()),
+            None => Err(not_a_matrix(shape)),
+        }
     }
 
-    fn run<T: Float>(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        state.check_for(self, n)?;
+    /// A state for a vector of `len` elements, which a step rejects: Muon needs
+    /// [`Optimizer::init_shaped`](crate::Optimizer::init_shaped) with a matrix.
+    fn init_state<T: Float>(&self, len: usize) -> MuonState<T> {
+        self.state_for(&Shape::vector(len))
+    }
+
+    fn state_for<T: Float>(&self, shape: &Shape) -> MuonState<T> {
+        MuonState {
+            step: 0,
+            shape: shape.clone(),
+            momentum_buffer: vec![T::zero(); shape.len()],
+            work: Scratch::default(),
+        }
+    }
+
+    /// One matrix's products: serial, whatever `threads` says.
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut MuonState<T>,
+        _threads: usize,
+    ) -> Result<()> {
         let Some((rows, cols)) = state.shape.as_matrix() else {
             return Err(not_a_matrix(&state.shape));
         };
         let c = &self.config;
-        let to_grad = Lerp::<T>::ema(c.momentum);
-        let to_buf = Lerp::<T>::weight(c.momentum);
-        // Work space: Y (r×k), its next value (r×k), S and b·S + c·S² (r×r), with r ≤ k.
-        let (r, k) = if rows > cols { (cols, rows) } else { (rows, cols) };
+        // Work space: Y and its next value (r×k), S and P (r×r), with r ≤ k: a tall matrix is
+        // transposed, so that S is the smaller Gram matrix.
+        let (r, k) = (rows.min(cols), rows.max(cols));
         let work = state.work.at_least(2 * r * k + 2 * r * r);
         let (y, rest) = work.split_at_mut(r * k);
         let (y_next, rest) = rest.split_at_mut(r * k);
         let (s, p) = rest.split_at_mut(r * r);
-        let m = &mut state.momentum_buffer;
-        for idx in 0..n {
-            m[idx] = lerp(m[idx], grads[idx], &to_grad);
-            let u = if c.nesterov { lerp(grads[idx], m[idx], &to_buf) } else { m[idx] };
-            // Row i, column j of the parameter is (i, j) of Y, or (j, i) for a tall matrix.
-            let (i, j) = (idx / cols, idx % cols);
-            if rows > cols {
-                y[j * k + i] = u;
-            } else {
-                y[i * k + j] = u;
-            }
+        // Element idx = (i, j) of the parameter is (i, j) of Y, or (j, i) for a tall matrix.
+        let at = |idx: usize| if rows > cols { (idx % cols) * k + idx / cols } else { idx };
+
+        let (to_grad, to_buf) = (Lerp::<T>::ema(c.momentum), Lerp::<T>::weight(c.momentum));
+        for (idx, (m, &g)) in state.momentum_buffer.iter_mut().zip(grads).enumerate() {
+            *m = lerp(*m, g, &to_grad);
+            y[at(idx)] = if c.nesterov { lerp(g, *m, &to_buf) } else { *m };
         }
-        let norm = sum_of_squares(y).sqrt();
-        let eps = T::of(c.eps);
-        let norm = if norm < eps { eps } else { norm };
-        for v in y.iter_mut() {
-            *v /= norm;
-        }
-        let (a, b, cc) = (T::of(c.ns_coefficients.0), T::of(c.ns_coefficients.1), T::of(c.ns_coefficients.2));
-        // The products, compiled for the widest vector unit the CPU has (same bits).
-        with_wide_vectors(
-            #[inline(always)]
-            || {
-                for _ in 0..c.ns_steps {
-                    gram(y, r, k, s);
-                    // P = b·S + c·S·S
-                    matmul(s, s, r, r, r, p);
-                    for (pv, &sv) in p.iter_mut().zip(s.iter()) {
-                        *pv = b * sv + cc * *pv;
-                    }
-                    // Y ← a·Y + P·Y
-                    matmul(p, y, r, r, k, y_next);
-                    for (yn, &yv) in y_next.iter_mut().zip(y.iter()) {
-                        *yn = a * yv + *yn;
-                    }
-                    y.copy_from_slice(y_next);
-                }
-            },
-        );
+        let (norm, eps) = (sum_of_squares(y).sqrt(), T::of(c.eps));
+        let norm = if norm < eps { eps } else { norm }; // NaN stays NaN
+        y.iter_mut().for_each(|v| *v /= norm);
+        let y = newton_schulz(c.ns_coefficients, c.ns_steps, (r, k), y, y_next, s, p)?;
+
         let shrink = T::of(1.0 - c.lr * c.weight_decay);
         let neg_lr = T::of(-(c.lr * c.adjust_lr_fn.ratio(rows, cols)));
         for (idx, x) in params.iter_mut().enumerate() {
-            let (i, j) = (idx / cols, idx % cols);
-            let o = if rows > cols { y[j * k + i] } else { y[i * k + j] };
-            *x = *x * shrink + neg_lr * o;
+            *x = *x * shrink + neg_lr * y[at(idx)];
         }
         state.step = state.step.saturating_add(1);
         Ok(())
@@ -254,71 +243,86 @@ fn not_a_matrix(shape: &Shape) -> Error {
     Error::Shape { optimizer: "Muon", shape: shape.dims().to_vec(), rule: "needs a matrix (2 dimensions)" }
 }
 
-/// $S = YY^\top$ for an r×k row-major $Y$: dot products of rows (summed in lanes, so they
-/// vectorise), each computed once and written to both triangles, so $S$ is exactly symmetric.
-#[inline(always)]
-fn gram<T: Float>(y: &[T], r: usize, k: usize, s: &mut [T]) {
+/// `steps` iterations $Y \leftarrow aY + (bS + cS^2)Y$, $S = YY^\top$, of the r×k row-major
+/// `y`, with `y_next` (r×k), `s` and `p` (r×r) as work space; returns the buffer that holds
+/// the result (`y` and `y_next` swap roles at each step).
+///
+/// The products are matrixmultiply's `sgemm`/`dgemm`, through ndarray's `general_mat_mul`
+/// (which picks one by the element type, and matrixmultiply the kernel by the CPU's vector
+/// unit): cache-blocked and vectorised, 2.5 times as fast as the plain loops they replaced at
+/// 512×512. $S$ and $S^2$ are symmetric, so only their lower block triangles are computed
+/// ([`symmetric_product`]): a quarter less work at 512×512.
+fn newton_schulz<'a, T: Float>(
+    (a, b, c): (f64, f64, f64),
+    steps: u32,
+    (r, k): (usize, usize),
+    mut y: &'a mut [T],
+    mut y_next: &'a mut [T],
+    s: &mut [T],
+    p: &mut [T],
+) -> Result<&'a mut [T]> {
+    if r == 0 {
+        return Ok(y); // an empty matrix (whose other side, read from a file, may be huge)
+    }
+    let (a, b, c) = (T::of(a), T::of(b), T::of(c));
+    for _ in 0..steps {
+        // S = Y Yᵀ
+        let yv = view(y, r, k)?;
+        symmetric_product(T::one(), yv, yv.t(), T::zero(), view_mut(s, r, r)?);
+        // P = b·S + c·S·S
+        p.copy_from_slice(s);
+        let sv = view(s, r, r)?;
+        symmetric_product(c, sv, sv, b, view_mut(p, r, r)?);
+        // Y ← a·Y + P·Y
+        y_next.copy_from_slice(y);
+        general_mat_mul(T::one(), &view(p, r, r)?, &yv, a, &mut view_mut(y_next, r, k)?);
+        std::mem::swap(&mut y, &mut y_next);
+    }
+    Ok(y)
+}
+
+/// Rows of a block of [`symmetric_product`]: two of matrixmultiply's panels (64 rows). Smaller
+/// blocks skip more of the upper triangle but make more calls, each of which packs its operands
+/// (into a buffer matrixmultiply allocates per call); at 512×512, 64 and 128 time the same.
+const BLOCK: usize = 128;
+
+/// $C \leftarrow \alpha AB + \beta C$ for an r×r product $AB$ known to be symmetric ($YY^\top$,
+/// $S\cdot S$). Each block of rows $I$ of $C$ is computed up to the diagonal only,
+/// $C_{I,\,:\max I}$ from $A_{I,:}$ and the first columns of $B$: $(n + 1)/(2n)$ of the work
+/// for $n$ blocks. The upper triangle is then copied from the lower, so $C$ is exactly
+/// symmetric.
+fn symmetric_product<T: Float>(
+    alpha: T,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    beta: T,
+    mut c: ArrayViewMut2<T>,
+) {
+    let r = c.nrows();
+    for i0 in (0..r).step_by(BLOCK) {
+        let i1 = (i0 + BLOCK).min(r);
+        let mut rows = c.slice_mut(s![i0..i1, ..i1]);
+        general_mat_mul(alpha, &a.slice(s![i0..i1, ..]), &b.slice(s![.., ..i1]), beta, &mut rows);
+    }
     for i in 0..r {
-        let yi = &y[i * k..(i + 1) * k];
-        for j in 0..=i {
-            let yj = &y[j * k..(j + 1) * k];
-            let mut acc = Lanes::zero();
-            let (a, b) = (yi.chunks_exact(LANES), yj.chunks_exact(LANES));
-            let done = k - a.remainder().len();
-            for (a, b) in a.zip(b) {
-                for l in 0..LANES {
-                    acc.0[l] += a[l] * b[l];
-                }
-            }
-            for t in done..k {
-                acc.0[t - done] += yi[t] * yj[t];
-            }
-            let d = acc.total();
-            s[i * r + j] = d;
-            s[j * r + i] = d;
+        for j in i + 1..r {
+            c[(i, j)] = c[(j, i)];
         }
     }
 }
 
-/// $C = AB$ for row-major $A$ (m×l) and $B$ (l×q), in i-l-j order so the inner loop runs
-/// along rows of $B$ and $C$ (contiguous, vectorisable), four rows of $C$ at a time so each
-/// row of $B$ is loaded once for four. Every $C_{ij}$ is summed over $t$ in order.
-#[inline(always)]
-fn matmul<T: Float>(a: &[T], b: &[T], m: usize, l: usize, q: usize, out: &mut [T]) {
-    out.fill(T::zero());
-    if q == 0 {
-        return; // no column: nothing to compute (and no chunk of length 0 to cut)
-    }
-    let mut rows = out.chunks_exact_mut(q);
-    let mut i = 0;
-    while i + 4 <= m {
-        let (c0, c1, c2, c3) = match (rows.next(), rows.next(), rows.next(), rows.next()) {
-            (Some(c0), Some(c1), Some(c2), Some(c3)) => (c0, c1, c2, c3),
-            _ => return,
-        };
-        for t in 0..l {
-            let (a0, a1, a2, a3) = (a[i * l + t], a[(i + 1) * l + t], a[(i + 2) * l + t], a[(i + 3) * l + t]);
-            let bt = &b[t * q..(t + 1) * q];
-            for ((((o0, o1), o2), o3), &bv) in
-                c0.iter_mut().zip(c1.iter_mut()).zip(c2.iter_mut()).zip(c3.iter_mut()).zip(bt)
-            {
-                *o0 += a0 * bv;
-                *o1 += a1 * bv;
-                *o2 += a2 * bv;
-                *o3 += a3 * bv;
-            }
-        }
-        i += 4;
-    }
-    for row in rows {
-        for t in 0..l {
-            let ait = a[i * l + t];
-            for (o, &bv) in row.iter_mut().zip(&b[t * q..(t + 1) * q]) {
-                *o += ait * bv;
-            }
-        }
-        i += 1;
-    }
+/// The row-major `rows × cols` matrix `buf` (a work buffer cut to that size, so this fails
+/// only for a matrix larger than memory).
+fn view<T>(buf: &[T], rows: usize, cols: usize) -> Result<ArrayView2<'_, T>> {
+    ArrayView2::from_shape((rows, cols), buf).map_err(|_| too_large(rows, cols))
+}
+
+fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> Result<ArrayViewMut2<'_, T>> {
+    ArrayViewMut2::from_shape((rows, cols), buf).map_err(|_| too_large(rows, cols))
+}
+
+fn too_large(rows: usize, cols: usize) -> Error {
+    Error::Shape { optimizer: "Muon", shape: vec![rows, cols], rule: "too large for its work space" }
 }
 
 impl<T> StateCheck<Muon> for MuonState<T> {
@@ -332,65 +336,15 @@ impl<T> StateCheck<Muon> for MuonState<T> {
     }
 }
 
-impl<T: Float> Optimizer<T> for Muon {
-    type State = MuonState<T>;
-
-    /// A state for a vector of `len` elements, which [`Optimizer::step`] rejects: Muon needs
-    /// [`Optimizer::init_shaped`] with a matrix.
-    fn init(&self, len: usize) -> MuonState<T> {
-        MuonState {
-            step: 0,
-            shape: Shape::vector(len),
-            momentum_buffer: vec![T::zero(); len],
-            work: Scratch::default(),
-        }
-    }
-
-    fn check_shape(&self, shape: &Shape) -> Result<()> {
-        match shape.as_matrix() {
-            Some(_) => Ok(()),
-            None => Err(not_a_matrix(shape)),
-        }
-    }
-
-    fn init_shaped(&self, shape: &Shape) -> Result<MuonState<T>> {
-        Optimizer::<T>::check_shape(self, shape)?;
-        Ok(MuonState {
-            step: 0,
-            shape: shape.clone(),
-            momentum_buffer: vec![T::zero(); shape.len()],
-            work: Scratch::default(),
-        })
-    }
-
-    fn check_state(&self, len: usize, state: &MuonState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut MuonState<T>) -> Result<()> {
-        self.run(params, grads, state)
-    }
-
-    fn elementwise(&self) -> bool {
-        false
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
+super::optimizer_methods! {
+    /// Muon with learning rate `lr` and PyTorch's other defaults.
+    Muon(MuonConfig) -> MuonState, shaped
 }
-
-super::validated_serde!(Muon, MuonConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn the_update_is_nearly_orthogonal() {
@@ -434,6 +388,31 @@ mod tests {
         s.momentum_buffer.pop();
         assert!(matches!(opt.step(&mut [0.0; 4], &[1.0; 4], &mut s), Err(Error::LengthMismatch { .. })));
         assert!(Muon::from_config(MuonConfig { ns_steps: 100, ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn the_blocked_symmetric_products_are_the_plain_ones() {
+        // 150 rows: a full block of 128 and a partial one, so the skipped upper blocks matter.
+        let (r, k) = (150, 170);
+        let y: Vec<f64> = (0..r * k).map(|i| (i * 7919 % 1000) as f64 / 500.0 - 1.0).collect();
+        let plain = |a: &[f64], b_t: &[f64], l: usize, i: usize, j: usize| -> f64 {
+            (0..l).map(|t| a[i * l + t] * b_t[j * l + t]).sum()
+        };
+        let mut s = vec![f64::NAN; r * r];
+        let yv = view(&y, r, k).unwrap();
+        symmetric_product(1.0, yv, yv.t(), 0.0, view_mut(&mut s, r, r).unwrap());
+        let mut p = s.clone();
+        let sv = view(&s, r, r).unwrap();
+        symmetric_product(2.0, sv, sv, 0.5, view_mut(&mut p, r, r).unwrap());
+        for i in 0..r {
+            for j in 0..r {
+                let want = plain(&y, &y, k, i, j);
+                assert!((s[i * r + j] - want).abs() < 1e-12 * want.abs().max(1.0), "S({i}, {j})");
+                assert_eq!(s[i * r + j], s[j * r + i]);
+                let want = 2.0 * plain(&s, &s, r, i, j) + 0.5 * s[i * r + j];
+                assert!((p[i * r + j] - want).abs() < 1e-12 * want.abs().max(1.0), "P({i}, {j})");
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
+use crate::error::{check_non_negative, next_step};
 use crate::{Float, Result};
 
 /// Which form of NAdam to run.
@@ -103,7 +103,8 @@ pub struct NAdam {
 }
 
 /// State of [`NAdam`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct NAdamState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -116,16 +117,16 @@ pub struct NAdamState<T> {
     pub exp_avg_sq: Vec<T>,
 }
 
-super::checked_state!(NAdamState { step: u64, mu_product: f64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => NAdamState::check);
+super::checked_state!(
+    NAdamState for NAdam: [signed exp_avg, non_negative exp_avg_sq], first NAdamState::check_mu_product
+);
 
-impl<T: Float> NAdamState<T> {
-    fn check(&self) -> Result<()> {
+impl<T> NAdamState<T> {
+    fn check_mu_product(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.mu_product) {
             return Err(crate::Error::InvalidState { what: "mu_product", rule: "must be in [0, 1]" });
         }
-        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
-        check_entries("exp_avg", &self.exp_avg, false)?;
-        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
+        Ok(())
     }
 }
 
@@ -157,10 +158,6 @@ impl NAdam {
         state: &mut NAdamState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let (b1, b2) = c.betas;

@@ -6,7 +6,7 @@ use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_same_len, next_step};
+use crate::error::next_step;
 use crate::{Float, Result};
 
 /// Hyperparameters of [`RAdam`]; names and defaults follow `torch.optim.RAdam`.
@@ -86,7 +86,8 @@ pub struct RAdam {
 }
 
 /// State of [`RAdam`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct RAdamState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -96,15 +97,7 @@ pub struct RAdamState<T> {
     pub exp_avg_sq: Vec<T>,
 }
 
-super::checked_state!(RAdamState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => RAdamState::check);
-
-impl<T: Float> RAdamState<T> {
-    fn check(&self) -> Result<()> {
-        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
-        check_entries("exp_avg", &self.exp_avg, false)?;
-        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
-    }
-}
+super::checked_state!(RAdamState for RAdam: [signed exp_avg, non_negative exp_avg_sq]);
 
 impl RAdam {
     /// RAdam with every hyperparameter given.
@@ -128,10 +121,6 @@ impl RAdam {
         state: &mut RAdamState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let (b1, b2) = c.betas;

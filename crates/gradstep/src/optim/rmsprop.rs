@@ -6,10 +6,7 @@ use super::EpsPlacement;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, ema_square, lerp};
 use super::parallel::for_each_chunk;
-use crate::error::{
-    check_entries, check_len, check_len_or_empty, check_non_negative, check_positive, check_unit_interval,
-    next_step,
-};
+use crate::error::{check_non_negative, check_positive, check_unit_interval, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`RmsProp`]; names and defaults follow `torch.optim.RMSprop`.
@@ -93,7 +90,8 @@ pub struct RmsProp {
 }
 
 /// State of [`RmsProp`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct RmsPropState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -105,18 +103,11 @@ pub struct RmsPropState<T> {
     pub momentum_buffer: Vec<T>,
 }
 
-super::checked_state!(RmsPropState { step: u64, square_avg: Vec<T>, grad_avg: Vec<T>, momentum_buffer: Vec<T> } => RmsPropState::check);
-
-impl<T: Float> RmsPropState<T> {
-    fn check(&self) -> Result<()> {
-        let n = self.square_avg.len();
-        check_len_or_empty("grad_avg", n, self.grad_avg.len())?;
-        check_len_or_empty("momentum_buffer", n, self.momentum_buffer.len())?;
-        check_entries("square_avg", &self.square_avg, true)?;
-        check_entries("grad_avg", &self.grad_avg, false)?;
-        check_entries("momentum_buffer", &self.momentum_buffer, false)
-    }
-}
+super::checked_state!(RmsPropState for RmsProp: [
+    non_negative square_avg,
+    signed grad_avg if |c| c.centered,
+    signed momentum_buffer if |c| c.momentum > 0.0,
+]);
 
 impl RmsProp {
     /// RMSprop with every hyperparameter given.
@@ -150,22 +141,7 @@ impl RmsProp {
         state: &mut RmsPropState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
         let c = &self.config;
-        check_len("gradient", n, grads.len())?;
-        check_len("square_avg", n, state.square_avg.len())?;
-        // A buffer whose option is off is not used, but it must still fit the parameters: one
-        // made for another tensor is a mix-up, and would be split wrongly across threads.
-        if c.centered {
-            check_len("grad_avg", n, state.grad_avg.len())?;
-        } else {
-            check_len_or_empty("grad_avg", n, state.grad_avg.len())?;
-        }
-        if c.momentum > 0.0 {
-            check_len("momentum_buffer", n, state.momentum_buffer.len())?;
-        } else {
-            check_len_or_empty("momentum_buffer", n, state.momentum_buffer.len())?;
-        }
         let t = next_step(state.step)?;
         let (alpha, one_minus_alpha, w) = (T::of(c.alpha), T::of(1.0 - c.alpha), Lerp::<T>::ema(c.alpha));
         let (neg_lr, eps, mu) = (T::of(-c.lr), eps_of::<T>(c.eps)?, T::of(c.momentum));

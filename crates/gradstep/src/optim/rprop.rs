@@ -2,10 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::StateCheck;
 use super::kernels::sign;
 use super::parallel::for_each_chunk;
-use crate::error::{check, check_len, check_non_negative};
+use crate::error::{check, check_non_negative};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Rprop`]; names and defaults follow `torch.optim.Rprop`.
@@ -116,8 +115,6 @@ impl Rprop {
         state: &mut RpropState<T>,
         threads: usize,
     ) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
-        state.check_for(self, params.len())?;
         let c = &self.config;
         let (eta_minus, eta_plus) = (T::of(c.etas.0), T::of(c.etas.1));
         let (lo, hi) = (T::of(c.step_sizes.0), T::of(c.step_sizes.1));
@@ -165,12 +162,7 @@ impl Rprop {
     }
 }
 
-impl<T> StateCheck<Rprop> for RpropState<T> {
-    fn check_for(&self, _: &Rprop, len: usize) -> Result<()> {
-        check_len("prev", len, self.prev.len())?;
-        check_len("step_size", len, self.step_size.len())
-    }
-}
+super::state_buffers!(RpropState for Rprop: [signed prev, non_negative step_size]);
 
 super::optimizer_methods! {
     /// Rprop with initial step size `lr` and PyTorch's other defaults.

@@ -2,11 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::StateCheck;
 use super::kernels::{Lerp, bias_correction, ema_square, lerp};
 use super::parallel::for_each_chunk;
 use crate::error::{check, check_len, check_non_negative, check_positive, check_unit_interval};
-use crate::{Float, Optimizer, Result};
+use crate::{Float, Result};
 
 /// Hyperparameters of [`AdamWScheduleFree`]; names and defaults follow
 /// `schedulefree.AdamWScheduleFree`.
@@ -177,8 +176,6 @@ impl AdamWScheduleFree {
         state: &mut AdamWScheduleFreeState<T>,
         threads: usize,
     ) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
-        state.check_for(self, params.len())?;
         let c = &self.config;
         let k = state.step;
         // Saturating: a step count read from a corrupt file must not overflow.
@@ -225,74 +222,22 @@ impl AdamWScheduleFree {
     }
 }
 
-impl<T> StateCheck<AdamWScheduleFree> for AdamWScheduleFreeState<T> {
-    fn check_for(&self, _: &AdamWScheduleFree, len: usize) -> Result<()> {
-        check_len("z", len, self.z.len())?;
-        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
-    }
-}
+super::state_buffers!(AdamWScheduleFreeState for AdamWScheduleFree: [signed z, non_negative exp_avg_sq]);
 
-impl AdamWScheduleFree {
+super::optimizer_methods! {
     /// Schedule-free AdamW with learning rate `lr` and the package's other defaults.
-    ///
-    /// # Errors
-    /// [`crate::Error::Hyperparameter`] if `lr` is negative or not finite.
-    pub fn new(lr: f64) -> Result<Self> {
-        Self::from_config(AdamWScheduleFreeConfig { lr, ..AdamWScheduleFreeConfig::default() })
-    }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdamWScheduleFreeConfig {
-        &self.config
-    }
-}
-
-impl<T: Float> Optimizer<T> for AdamWScheduleFree {
-    type State = AdamWScheduleFreeState<T>;
-
-    fn init(&self, len: usize) -> AdamWScheduleFreeState<T> {
-        self.init_state(len)
-    }
-
-    fn check_state(&self, len: usize, state: &AdamWScheduleFreeState<T>) -> Result<()> {
-        state.check_for(self, len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdamWScheduleFreeState<T>) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdamWScheduleFreeState<T>,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
+    AdamWScheduleFree(AdamWScheduleFreeConfig) -> AdamWScheduleFreeState;
 
     /// $x$, as [`AdamWScheduleFree::eval_point`].
     fn eval_point(&self, params: &[T], state: &AdamWScheduleFreeState<T>, out: &mut [T]) -> Result<()> {
         AdamWScheduleFree::eval_point(self, params, state, out)
     }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
 }
-
-super::validated_serde!(AdamWScheduleFree, AdamWScheduleFreeConfig);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Optimizer;
 
     #[test]
     fn without_warmup_the_first_step_is_a_sign_step_of_y_and_x_follows_z() {

@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::GradPrep;
 use super::parallel::for_each_chunk;
-use crate::error::{
-    check_entries, check_len, check_len_or_empty, check_non_negative, check_unit_interval, next_step,
-};
+use crate::error::{check_non_negative, check_unit_interval, next_step};
 use crate::{Error, Float, Result};
 
 /// Hyperparameters of [`Sgd`]; names and defaults follow `torch.optim.SGD`.
@@ -72,7 +70,8 @@ pub struct Sgd {
 }
 
 /// State of [`Sgd`]: the momentum buffer (absent without momentum).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct SgdState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -80,13 +79,7 @@ pub struct SgdState<T> {
     pub momentum_buffer: Vec<T>,
 }
 
-super::checked_state!(SgdState { step: u64, momentum_buffer: Vec<T> } => SgdState::check);
-
-impl<T: Float> SgdState<T> {
-    fn check(&self) -> Result<()> {
-        check_entries("momentum_buffer", &self.momentum_buffer, false)
-    }
-}
+super::checked_state!(SgdState for Sgd: [signed momentum_buffer if |c| c.momentum != 0.0]);
 
 impl Sgd {
     /// SGD with every hyperparameter given.
@@ -121,13 +114,7 @@ impl Sgd {
         state: &mut SgdState<T>,
         threads: usize,
     ) -> Result<()> {
-        check_len("gradient", params.len(), grads.len())?;
         let c = &self.config;
-        if c.momentum == 0.0 {
-            check_len_or_empty("momentum buffer", params.len(), state.momentum_buffer.len())?;
-        } else {
-            check_len("momentum buffer", params.len(), state.momentum_buffer.len())?;
-        }
         let t = next_step(state.step)?;
         let (neg_lr, mu) = (T::of(-c.lr), T::of(c.momentum));
         let prep = GradPrep::<T>::new(c.maximize, c.weight_decay, true);

@@ -6,7 +6,7 @@ use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{bias_correction, sign};
 use super::parallel::for_each_chunk;
-use crate::error::{check_entries, check_len, check_non_negative, check_same_len, next_step};
+use crate::error::{check_non_negative, next_step};
 use crate::{Float, Result};
 
 /// Hyperparameters of [`Yogi`]; names follow the rest of the crate, defaults follow
@@ -76,7 +76,8 @@ pub struct Yogi {
 }
 
 /// State of [`Yogi`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", rename(deserialize = "state"))]
 pub struct YogiState<T> {
     /// Number of steps taken.
     pub step: u64,
@@ -86,15 +87,7 @@ pub struct YogiState<T> {
     pub exp_avg_sq: Vec<T>,
 }
 
-super::checked_state!(YogiState { step: u64, exp_avg: Vec<T>, exp_avg_sq: Vec<T> } => YogiState::check);
-
-impl<T: Float> YogiState<T> {
-    fn check(&self) -> Result<()> {
-        check_same_len(&[("exp_avg", self.exp_avg.len()), ("exp_avg_sq", self.exp_avg_sq.len())])?;
-        check_entries("exp_avg", &self.exp_avg, false)?;
-        check_entries("exp_avg_sq", &self.exp_avg_sq, true)
-    }
-}
+super::checked_state!(YogiState for Yogi: [signed exp_avg, non_negative exp_avg_sq]);
 
 impl Yogi {
     /// Yogi with every hyperparameter given.
@@ -120,10 +113,6 @@ impl Yogi {
         state: &mut YogiState<T>,
         threads: usize,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("gradient", n, grads.len())?;
-        check_len("exp_avg", n, state.exp_avg.len())?;
-        check_len("exp_avg_sq", n, state.exp_avg_sq.len())?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let (b1, b2) = c.betas;

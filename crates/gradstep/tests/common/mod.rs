@@ -8,109 +8,8 @@ use std::path::{Path, PathBuf};
 
 use gradstep::schedule::*;
 use gradstep::*;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
-
-/// Reads hyperparameters by PyTorch name and remembers which were read, so that a name
-/// nobody asked for (a typo, an unsupported flag) fails loudly.
-pub struct Hyper<'a> {
-    map: &'a Map<String, Value>,
-    used: BTreeSet<&'static str>,
-    pub fixture: String,
-}
-
-impl<'a> Hyper<'a> {
-    /// Hyperparameters `map` of fixture `fixture`.
-    pub fn new(map: &'a Map<String, Value>, fixture: &str) -> Self {
-        Self { map, used: BTreeSet::new(), fixture: fixture.to_owned() }
-    }
-
-    fn f64(&mut self, key: &'static str, default: f64) -> f64 {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => v.as_f64().unwrap_or_else(|| panic!("{}: `{key}` is not a number: {v}", self.fixture)),
-        }
-    }
-    fn bool(&mut self, key: &'static str, default: bool) -> bool {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => v.as_bool().unwrap_or_else(|| panic!("{}: `{key}` is not a bool: {v}", self.fixture)),
-        }
-    }
-    fn str(&mut self, key: &'static str) -> Option<String> {
-        self.used.insert(key);
-        self.map.get(key).map(|v| {
-            v.as_str().unwrap_or_else(|| panic!("{}: `{key}` is not a string: {v}", self.fixture)).to_owned()
-        })
-    }
-    fn betas(&mut self, default: (f64, f64)) -> (f64, f64) {
-        self.used.insert("betas");
-        match self.map.get("betas") {
-            None => default,
-            Some(v) => {
-                let a = v.as_array().filter(|a| a.len() == 2);
-                let a = a.unwrap_or_else(|| panic!("{}: `betas` is not a pair: {v}", self.fixture));
-                let num = |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad beta {x}", self.fixture));
-                (num(&a[0]), num(&a[1]))
-            }
-        }
-    }
-    fn pair(&mut self, key: &'static str, default: (f64, f64)) -> (f64, f64) {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => {
-                let a = v.as_array().filter(|a| a.len() == 2);
-                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a pair: {v}", self.fixture));
-                let num =
-                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
-                (num(&a[0]), num(&a[1]))
-            }
-        }
-    }
-    fn triple(&mut self, key: &'static str, default: (f64, f64, f64)) -> (f64, f64, f64) {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => {
-                let a = v.as_array().filter(|a| a.len() == 3);
-                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a triple: {v}", self.fixture));
-                let num =
-                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
-                (num(&a[0]), num(&a[1]), num(&a[2]))
-            }
-        }
-    }
-    /// A pair whose first entry may be `null` (Adafactor's `eps`).
-    fn optional_pair(&mut self, key: &'static str, default: (Option<f64>, f64)) -> (Option<f64>, f64) {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => {
-                let a = v.as_array().filter(|a| a.len() == 2);
-                let a = a.unwrap_or_else(|| panic!("{}: `{key}` is not a pair: {v}", self.fixture));
-                let num =
-                    |x: &Value| x.as_f64().unwrap_or_else(|| panic!("{}: bad `{key}` {x}", self.fixture));
-                (if a[0].is_null() { None } else { Some(num(&a[0])) }, num(&a[1]))
-            }
-        }
-    }
-    fn u64(&mut self, key: &'static str, default: u64) -> u64 {
-        self.used.insert(key);
-        match self.map.get(key) {
-            None => default,
-            Some(v) => v.as_u64().unwrap_or_else(|| panic!("{}: `{key}` is not a count: {v}", self.fixture)),
-        }
-    }
-    fn eps_placement(&mut self) -> EpsPlacement {
-        if self.bool("eps_in_sqrt", false) { EpsPlacement::InsideSqrt } else { EpsPlacement::OutsideSqrt }
-    }
-    pub fn finish(&self) {
-        let unknown: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(k.as_str())).collect();
-        assert!(unknown.is_empty(), "{}: unknown hyperparameter(s) {unknown:?}", self.fixture);
-    }
-}
 
 /// The `*.json` files of `tests/<folder>`, sorted by name.
 pub fn fixture_files(folder: &str) -> Vec<PathBuf> {
@@ -188,7 +87,9 @@ pub trait Visit {
     /// What the visit returns.
     type Out;
     /// Called with one optimizer per hyperparameter map, in order.
-    fn visit<O: Optimizer<f64> + Optimizer<f32> + Clone>(self, opts: Vec<O>) -> Self::Out;
+    fn visit<O>(self, opts: Vec<O>) -> Self::Out
+    where
+        O: Optimizer<f64> + Optimizer<f32> + Clone + Into<AnyOptimizer>;
 }
 
 /// Builds optimizer `optimizer` (a name of the fixture format) once for each map in `hypers`
@@ -199,35 +100,27 @@ pub fn with_optimizers<V: Visit>(
     hypers: &[&Map<String, Value>],
     v: V,
 ) -> V::Out {
-    fn each<O>(fixture: &str, hypers: &[&Map<String, Value>], make: fn(&mut Hyper) -> O) -> Vec<O> {
-        hypers
-            .iter()
-            .map(|m| {
-                let mut h = Hyper::new(m, fixture);
-                let o = make(&mut h);
-                h.finish();
-                o
-            })
-            .collect()
+    fn each<O: Serialize + DeserializeOwned>(fixture: &str, hypers: &[&Map<String, Value>]) -> Vec<O> {
+        hypers.iter().map(|h| optimizer_from(h, fixture)).collect()
     }
     match optimizer {
-        "sgd" => v.visit(each(fixture, hypers, make_sgd)),
-        "adagrad" => v.visit(each(fixture, hypers, make_adagrad)),
-        "rmsprop" => v.visit(each(fixture, hypers, make_rmsprop)),
-        "adadelta" => v.visit(each(fixture, hypers, make_adadelta)),
-        "adam" => v.visit(each(fixture, hypers, make_adam)),
-        "adamw" => v.visit(each(fixture, hypers, make_adamw)),
-        "nadam" => v.visit(each(fixture, hypers, make_nadam)),
-        "radam" => v.visit(each(fixture, hypers, make_radam)),
-        "adamax" => v.visit(each(fixture, hypers, make_adamax)),
-        "yogi" => v.visit(each(fixture, hypers, make_yogi)),
-        "lion" => v.visit(each(fixture, hypers, make_lion)),
-        "rprop" => v.visit(each(fixture, hypers, make_rprop)),
-        "asgd" => v.visit(each(fixture, hypers, make_asgd)),
-        "adafactor" => v.visit(each(fixture, hypers, make_adafactor)),
-        "muon" => v.visit(each(fixture, hypers, make_muon)),
-        "adamw_schedulefree" => v.visit(each(fixture, hypers, make_adamw_schedulefree)),
-        "lamb" => v.visit(each(fixture, hypers, make_lamb)),
+        "sgd" => v.visit(each::<Sgd>(fixture, hypers)),
+        "adagrad" => v.visit(each::<Adagrad>(fixture, hypers)),
+        "rmsprop" => v.visit(each::<RmsProp>(fixture, hypers)),
+        "adadelta" => v.visit(each::<Adadelta>(fixture, hypers)),
+        "adam" => v.visit(each::<Adam>(fixture, hypers)),
+        "adamw" => v.visit(each::<AdamW>(fixture, hypers)),
+        "nadam" => v.visit(each::<NAdam>(fixture, hypers)),
+        "radam" => v.visit(each::<RAdam>(fixture, hypers)),
+        "adamax" => v.visit(each::<Adamax>(fixture, hypers)),
+        "yogi" => v.visit(each::<Yogi>(fixture, hypers)),
+        "lion" => v.visit(each::<Lion>(fixture, hypers)),
+        "rprop" => v.visit(each::<Rprop>(fixture, hypers)),
+        "asgd" => v.visit(each::<Asgd>(fixture, hypers)),
+        "adafactor" => v.visit(each::<Adafactor>(fixture, hypers)),
+        "muon" => v.visit(each::<Muon>(fixture, hypers)),
+        "adamw_schedulefree" => v.visit(each::<AdamWScheduleFree>(fixture, hypers)),
+        "lamb" => v.visit(each::<Lamb>(fixture, hypers)),
         other => panic!("{fixture}: unknown optimizer {other:?}"),
     }
 }
@@ -235,253 +128,57 @@ pub fn with_optimizers<V: Visit>(
 /// Optimizer `optimizer` of the fixture format as an [`AnyOptimizer`], for runs that mix
 /// optimizers in one set of groups. Unknown names and hyperparameters panic, naming `fixture`.
 pub fn any_optimizer(fixture: &str, optimizer: &str, hyper: &Map<String, Value>) -> AnyOptimizer {
-    let mut h = Hyper::new(hyper, fixture);
-    let o: AnyOptimizer = match optimizer {
-        "sgd" => make_sgd(&mut h).into(),
-        "adagrad" => make_adagrad(&mut h).into(),
-        "rmsprop" => make_rmsprop(&mut h).into(),
-        "adadelta" => make_adadelta(&mut h).into(),
-        "adam" => make_adam(&mut h).into(),
-        "adamw" => make_adamw(&mut h).into(),
-        "nadam" => make_nadam(&mut h).into(),
-        "radam" => make_radam(&mut h).into(),
-        "adamax" => make_adamax(&mut h).into(),
-        "yogi" => make_yogi(&mut h).into(),
-        "lion" => make_lion(&mut h).into(),
-        "rprop" => make_rprop(&mut h).into(),
-        "asgd" => make_asgd(&mut h).into(),
-        "adafactor" => make_adafactor(&mut h).into(),
-        "muon" => make_muon(&mut h).into(),
-        "adamw_schedulefree" => make_adamw_schedulefree(&mut h).into(),
-        "lamb" => make_lamb(&mut h).into(),
-        other => panic!("{fixture}: unknown optimizer {other:?}"),
-    };
-    h.finish();
-    o
+    struct Any;
+    impl Visit for Any {
+        type Out = AnyOptimizer;
+        fn visit<O: Into<AnyOptimizer>>(self, opts: Vec<O>) -> AnyOptimizer {
+            opts.into_iter().next().expect("one optimizer").into()
+        }
+    }
+    with_optimizers(fixture, optimizer, &[hyper], Any)
 }
 
-fn make_sgd(h: &mut Hyper) -> Sgd {
-    let c = SgdConfig {
-        lr: h.f64("lr", 1e-3),
-        momentum: h.f64("momentum", 0.0),
-        dampening: h.f64("dampening", 0.0),
-        nesterov: h.bool("nesterov", false),
-        weight_decay: h.f64("weight_decay", 0.0),
-        maximize: h.bool("maximize", false),
+/// Optimizer `O` with the fixture's hyperparameters and its config's defaults for the rest,
+/// read through serde, so that `from_config` checks it (a rejected value panics, naming the
+/// fixture). The hyperparameters are the config's fields, with the fixture format's names for
+/// the options PyTorch and optax spell differently ([`config_field`]); a name that is no field
+/// (a typo, an unsupported flag) panics rather than being ignored.
+fn optimizer_from<O: Serialize + DeserializeOwned>(hyper: &Map<String, Value>, fixture: &str) -> O {
+    let read =
+        |config: Value| serde_json::from_value::<O>(config).unwrap_or_else(|e| panic!("{fixture}: {e}"));
+    let Ok(Value::Object(mut config)) = serde_json::to_value(read(Value::Object(Map::new()))) else {
+        panic!("{fixture}: the config is not a JSON object")
     };
-    build(&h.fixture, Sgd::from_config(c))
+    let mut unknown = Vec::new();
+    for (key, value) in hyper {
+        let (field, value) = config_field(key, value, fixture);
+        match config.get_mut(field) {
+            Some(slot) => *slot = value,
+            None => unknown.push(key),
+        }
+    }
+    assert!(unknown.is_empty(), "{fixture}: unknown hyperparameter(s) {unknown:?}");
+    read(Value::Object(config))
 }
 
-fn make_adagrad(h: &mut Hyper) -> Adagrad {
-    let c = AdagradConfig {
-        lr: h.f64("lr", 1e-2),
-        lr_decay: h.f64("lr_decay", 0.0),
-        weight_decay: h.f64("weight_decay", 0.0),
-        initial_accumulator_value: h.f64("initial_accumulator_value", 0.0),
-        eps: h.f64("eps", 1e-10),
-        eps_placement: h.eps_placement(),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Adagrad::from_config(c))
-}
-
-fn make_rmsprop(h: &mut Hyper) -> RmsProp {
-    let c = RmsPropConfig {
-        lr: h.f64("lr", 1e-2),
-        alpha: h.f64("alpha", 0.99),
-        eps: h.f64("eps", 1e-8),
-        eps_placement: h.eps_placement(),
-        weight_decay: h.f64("weight_decay", 0.0),
-        momentum: h.f64("momentum", 0.0),
-        centered: h.bool("centered", false),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, RmsProp::from_config(c))
-}
-
-fn make_adadelta(h: &mut Hyper) -> Adadelta {
-    let c = AdadeltaConfig {
-        lr: h.f64("lr", 1.0),
-        rho: h.f64("rho", 0.9),
-        eps: h.f64("eps", 1e-6),
-        weight_decay: h.f64("weight_decay", 0.0),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Adadelta::from_config(c))
-}
-
-fn make_adam(h: &mut Hyper) -> Adam {
-    let amsgrad_max = match h.str("amsgrad_max").as_deref() {
-        None | Some("raw") => AmsgradMax::Raw,
-        Some("bias_corrected") => AmsgradMax::BiasCorrected,
-        Some(other) => panic!("{}: unknown amsgrad_max {other:?}", h.fixture),
-    };
-    let c = AdamConfig {
-        lr: h.f64("lr", 1e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 0.0),
-        amsgrad: h.bool("amsgrad", false),
-        amsgrad_max,
-        decoupled_weight_decay: h.bool("decoupled_weight_decay", false),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Adam::from_config(c))
-}
-
-fn make_adamw(h: &mut Hyper) -> AdamW {
-    let c = AdamWConfig {
-        lr: h.f64("lr", 1e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 1e-2),
-        amsgrad: h.bool("amsgrad", false),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, AdamW::from_config(c))
-}
-
-fn make_nadam(h: &mut Hyper) -> NAdam {
-    let variant = match h.str("variant").as_deref() {
-        None | Some("torch") => NadamVariant::MomentumSchedule,
-        Some("optax") => NadamVariant::Optax,
-        Some(other) => panic!("{}: unknown NAdam variant {other:?}", h.fixture),
-    };
-    let c = NAdamConfig {
-        lr: h.f64("lr", 2e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 0.0),
-        momentum_decay: h.f64("momentum_decay", 4e-3),
-        decoupled_weight_decay: h.bool("decoupled_weight_decay", false),
-        variant,
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, NAdam::from_config(c))
-}
-
-fn make_radam(h: &mut Hyper) -> RAdam {
-    let c = RAdamConfig {
-        lr: h.f64("lr", 1e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 0.0),
-        decoupled_weight_decay: h.bool("decoupled_weight_decay", false),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, RAdam::from_config(c))
-}
-
-fn make_adamax(h: &mut Hyper) -> Adamax {
-    let c = AdamaxConfig {
-        lr: h.f64("lr", 2e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 0.0),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Adamax::from_config(c))
-}
-
-fn make_yogi(h: &mut Hyper) -> Yogi {
-    let c = YogiConfig {
-        lr: h.f64("lr", 1e-2),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-3),
-        initial_accumulator_value: h.f64("initial_accumulator_value", 1e-6),
-        maximize: false,
-    };
-    build(&h.fixture, Yogi::from_config(c))
-}
-
-fn make_lion(h: &mut Hyper) -> Lion {
-    let c = LionConfig {
-        lr: h.f64("lr", 1e-4),
-        betas: h.betas((0.9, 0.99)),
-        weight_decay: h.f64("weight_decay", 1e-3),
-        maximize: false,
-    };
-    build(&h.fixture, Lion::from_config(c))
-}
-
-fn make_rprop(h: &mut Hyper) -> Rprop {
-    let c = RpropConfig {
-        lr: h.f64("lr", 1e-2),
-        etas: h.pair("etas", (0.5, 1.2)),
-        step_sizes: h.pair("step_sizes", (1e-6, 50.0)),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Rprop::from_config(c))
-}
-
-fn make_asgd(h: &mut Hyper) -> Asgd {
-    let c = AsgdConfig {
-        lr: h.f64("lr", 1e-2),
-        lambd: h.f64("lambd", 1e-4),
-        alpha: h.f64("alpha", 0.75),
-        t0: h.f64("t0", 1e6),
-        weight_decay: h.f64("weight_decay", 0.0),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Asgd::from_config(c))
-}
-
-fn make_adafactor(h: &mut Hyper) -> Adafactor {
-    let c = AdafactorConfig {
-        lr: h.f64("lr", 1e-2),
-        beta2_decay: h.f64("beta2_decay", -0.8),
-        eps: h.optional_pair("eps", (None, 1e-3)),
-        d: h.f64("d", 1.0),
-        weight_decay: h.f64("weight_decay", 0.0),
-        maximize: h.bool("maximize", false),
-    };
-    build(&h.fixture, Adafactor::from_config(c))
-}
-
-fn make_muon(h: &mut Hyper) -> Muon {
-    let adjust = match h.str("adjust_lr_fn").as_deref() {
-        None | Some("original") => AdjustLr::Original,
-        Some("match_rms_adamw") => AdjustLr::MatchRmsAdamw,
-        Some("spectral_unclamped") => AdjustLr::SpectralUnclamped,
-        Some(other) => panic!("{}: unknown adjust_lr_fn {other:?}", h.fixture),
-    };
-    let steps = h.u64("ns_steps", 5);
-    let c = MuonConfig {
-        lr: h.f64("lr", 1e-3),
-        weight_decay: h.f64("weight_decay", 0.1),
-        momentum: h.f64("momentum", 0.95),
-        nesterov: h.bool("nesterov", true),
-        ns_coefficients: h.triple("ns_coefficients", (3.4445, -4.7750, 2.0315)),
-        eps: h.f64("eps", 1e-7),
-        ns_steps: u32::try_from(steps)
-            .unwrap_or_else(|_| panic!("{}: ns_steps {steps} too large", h.fixture)),
-        adjust_lr_fn: adjust,
-    };
-    build(&h.fixture, Muon::from_config(c))
-}
-
-fn make_adamw_schedulefree(h: &mut Hyper) -> AdamWScheduleFree {
-    let c = AdamWScheduleFreeConfig {
-        lr: h.f64("lr", 0.0025),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-8),
-        weight_decay: h.f64("weight_decay", 0.0),
-        warmup_steps: h.u64("warmup_steps", 0),
-        r: h.f64("r", 0.0),
-        weight_lr_power: h.f64("weight_lr_power", 2.0),
-    };
-    build(&h.fixture, AdamWScheduleFree::from_config(c))
-}
-
-fn make_lamb(h: &mut Hyper) -> Lamb {
-    let c = LambConfig {
-        lr: h.f64("lr", 1e-3),
-        betas: h.betas((0.9, 0.999)),
-        eps: h.f64("eps", 1e-6),
-        eps_root: h.f64("eps_root", 0.0),
-        weight_decay: h.f64("weight_decay", 0.0),
-    };
-    build(&h.fixture, Lamb::from_config(c))
+/// The config field, and its value, of hyperparameter `key` of the fixture format: the same
+/// name and value, except for `eps_in_sqrt` (optax's flag for [`EpsPlacement`]) and the
+/// lower-case names of NAdam's `variant` and Adam's `amsgrad_max`.
+fn config_field<'a>(key: &'a str, value: &Value, fixture: &str) -> (&'a str, Value) {
+    let variant = |name: &str| Value::String(name.to_owned());
+    match (key, value.as_str()) {
+        ("eps_in_sqrt", _) => match value.as_bool() {
+            Some(true) => ("eps_placement", variant("InsideSqrt")),
+            Some(false) => ("eps_placement", variant("OutsideSqrt")),
+            None => panic!("{fixture}: `eps_in_sqrt` is not a bool: {value}"),
+        },
+        ("variant", Some("torch")) => (key, variant("MomentumSchedule")),
+        ("variant", Some("optax")) => (key, variant("Optax")),
+        ("amsgrad_max", Some("raw")) => (key, variant("Raw")),
+        ("amsgrad_max", Some("bias_corrected")) => (key, variant("BiasCorrected")),
+        ("variant" | "amsgrad_max", _) => panic!("{fixture}: unknown {key} {value}"),
+        _ => (key, value.clone()),
+    }
 }
 
 /// Reads schedule parameters by name and fails on names nobody read.
@@ -571,4 +268,65 @@ pub fn sampled(name: &str, kind: &str, p: &mut Params, doc: &Value, n: u64) -> V
             other => panic!("{name}: unknown schedule {other:?}"),
         })
     })())
+}
+
+/// Gradients of a random quadratic-plus-noise problem, decided up front: step `t` sees
+/// `g_t = x/2 + noise_t` (the noise repeated along `x`), the same for the interrupted and the
+/// uninterrupted run.
+pub fn grads_at<T: Float>(x: &[T], noise: &[f64]) -> Vec<T> {
+    x.iter().zip(noise.iter().cycle()).map(|(&xi, &n)| xi * T::of(0.5) + T::of(n)).collect()
+}
+
+/// Runs one step per entry of `noise` on a tensor of shape `shape` straight, and again with a
+/// save and load (through JSON) of the state, the optimizer and the parameters after `cut`
+/// steps; the results must be identical bits.
+pub fn resume_is_exact<T: Float, O>(
+    opt: &O,
+    shape: &Shape,
+    x0: &[T],
+    noise: &[Vec<f64>],
+    cut: usize,
+) -> Result<(), proptest::test_runner::TestCaseError>
+where
+    O: Optimizer<T> + Serialize + DeserializeOwned,
+{
+    let mut x = x0.to_vec();
+    let mut s = opt.init_shaped(shape).unwrap();
+    for n in noise {
+        let g = grads_at(&x, n);
+        opt.step(&mut x, &g, &mut s).unwrap();
+    }
+    let mut y = x0.to_vec();
+    let mut s2 = opt.init_shaped(shape).unwrap();
+    for n in &noise[..cut] {
+        let g = grads_at(&y, n);
+        opt.step(&mut y, &g, &mut s2).unwrap();
+    }
+    let saved = (serde_json::to_string(&s2).unwrap(), serde_json::to_string(opt).unwrap());
+    let saved_x = serde_json::to_string(&y).unwrap();
+    drop((s2, y));
+    let opt2: O = serde_json::from_str(&saved.1).unwrap();
+    let mut s2: O::State = serde_json::from_str(&saved.0).unwrap();
+    let mut y: Vec<T> = serde_json::from_str(&saved_x).unwrap();
+    for n in &noise[cut..] {
+        let g = grads_at(&y, n);
+        opt2.step(&mut y, &g, &mut s2).unwrap();
+    }
+    let bits = |v: &[T]| v.iter().map(|a| a.to_f64_lossless().to_bits()).collect::<Vec<_>>();
+    proptest::prop_assert_eq!(bits(&x), bits(&y));
+    proptest::prop_assert_eq!(s, s2);
+    Ok(())
+}
+
+/// Three steps of `opt` from `x0` with gradient `g`, serially and split across 3 threads: the
+/// parameters and the states must be the same bits.
+pub fn threads_match_serial<O: Optimizer<f32>>(opt: O, x0: &[f32], g: &[f32]) {
+    let (mut a, mut b) = (x0.to_vec(), x0.to_vec());
+    let (mut sa, mut sb) = (opt.init(a.len()), opt.init(b.len()));
+    for _ in 0..3 {
+        opt.step(&mut a, g, &mut sa).unwrap();
+        opt.step_parallel(&mut b, g, &mut sb, 3).unwrap();
+    }
+    assert_eq!(a, b);
+    assert_eq!(sa, sb);
 }
