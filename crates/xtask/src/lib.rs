@@ -9,6 +9,7 @@
 pub mod chapter;
 pub mod notebook;
 pub mod outputs;
+pub mod preview;
 
 use std::path::PathBuf;
 

@@ -31,6 +31,22 @@ pub fn tools() -> Result<()> {
     install_tools(&TOOLS.iter().map(|t| t.0).collect::<Vec<_>>())
 }
 
+/// The named pinned tools that `cargo install --list` does not show at their version.
+pub fn missing_tools<'a>(names: &[&'a str]) -> Result<Vec<&'a str>> {
+    let listed =
+        Command::new("cargo").args(["install", "--list"]).output().context("running cargo install --list")?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    Ok(names
+        .iter()
+        .copied()
+        .filter(|name| {
+            TOOLS.iter().any(|(n, version, _)| {
+                n == name && !listed.lines().any(|l| l.starts_with(&format!("{name} v{version}:")))
+            })
+        })
+        .collect())
+}
+
 /// Installs the named pinned tools that are missing. When several are missing they build at
 /// the same time: each `cargo install` has its own build folder, and a fresh machine gets to
 /// the served book sooner than with one build after the other.

@@ -309,20 +309,35 @@ pub fn build() -> Result<()> {
 /// `cargo xtask serve [--port N]`: serves the book as soon as its text can be built, then fills
 /// in what the code printed and drew.
 ///
-/// Only mdbook and mdbook-katex stand between a fresh clone and the first page: the server starts
-/// right after them, with the outputs of earlier notebook runs where there are any. The Rust
+/// On a fresh machine the first page is a preview the xtask renders itself (see
+/// [`xtask::preview`]), served while mdbook and mdbook-katex are built; then `mdbook serve` takes
+/// the same address, with the outputs of earlier notebook runs where there are any. The Rust
 /// kernel is then installed and the notebooks executed (cached) while the book is being read;
 /// after each notebook the book's table of contents is touched, so that `mdbook serve` rebuilds
 /// and the open page reloads itself with the new outputs. (Executed notebooks live in `target/`,
 /// which mdbook's watcher ignores, being git-ignored.)
 pub fn serve(args: &[String]) -> Result<()> {
-    let port = match args {
-        [] => "3000".to_string(),
-        [flag, port] if flag == "--port" => port.clone(),
-        _ => bail!("usage: cargo xtask serve [--port N]"),
-    };
+    let port = port_of(args, "serve")?;
     let start = Instant::now();
+    // On a fresh machine mdbook takes minutes to build: meanwhile the xtask serves its own
+    // rendering of the chapters (text, code and math) at the same address.
+    let preview = if setup::missing_tools(setup::BOOK_TOOLS)?.is_empty() {
+        None
+    } else {
+        let dir = root().join("target/preview");
+        let pages = xtask::preview::render(&root(), &dir)?;
+        let server = xtask::preview::Server::start(dir, &port)?;
+        step(&format!(
+            "a preview of the book ({pages} pages: text, code and math, no outputs yet) is up at \
+             http://127.0.0.1:{port}/ after {:.0} s, while mdbook is built",
+            start.elapsed().as_secs_f64()
+        ));
+        Some(server)
+    };
     setup::install_tools(setup::BOOK_TOOLS)?;
+    if let Some(server) = preview {
+        server.stop();
+    }
     step(&format!("starting the book server at http://127.0.0.1:{port}/"));
     eprintln!("    $ mdbook serve --hostname 127.0.0.1 --port {port}");
     let mut server = Command::new("mdbook")
@@ -362,6 +377,27 @@ pub fn serve(args: &[String]) -> Result<()> {
         bail!("mdbook serve stopped ({status})");
     }
     Ok(())
+}
+
+fn port_of(args: &[String], task: &str) -> Result<String> {
+    match args {
+        [] => Ok("3000".to_string()),
+        [flag, port] if flag == "--port" => Ok(port.clone()),
+        _ => bail!("usage: cargo xtask {task} [--port N]"),
+    }
+}
+
+/// `cargo xtask preview [--port N]`: the preview `serve` shows while mdbook is being built,
+/// rebuilt from the chapters each time the command starts; Ctrl-C stops it.
+pub fn preview(args: &[String]) -> Result<()> {
+    let port = port_of(args, "preview")?;
+    let dir = root().join("target/preview");
+    let pages = xtask::preview::render(&root(), &dir)?;
+    let _server = xtask::preview::Server::start(dir, &port)?;
+    step(&format!("a preview of the book ({pages} pages) is up at http://127.0.0.1:{port}/ (Ctrl-C stops)"));
+    loop {
+        std::thread::park();
+    }
 }
 
 /// `cargo xtask jupyter`: JupyterLab on the notebooks folder, with the Rust kernel.
