@@ -1,6 +1,8 @@
 //! A feed-forward network of [`Layer`]s ending in softmax cross-entropy.
 
-use gradstep::Optimizer;
+use std::ops::Range;
+
+use gradstep::{AnyOptimizer, AnyState, GroupsState, Optimizer, ParamGroups};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -76,6 +78,8 @@ impl BatchStats {
 /// outputs. All parameters live in one flat vector ([`Network::params`]) with a gradient of
 /// the same layout ([`Network::grads`]), so any optimizer of the library trains the whole
 /// network with one state (elementwise optimizers behave exactly as with one state per tensor).
+/// The optimizers that need each tensor apart, with its shape (Muon, Adafactor, LAMB), get it
+/// from [`Network::tensors`], [`NetworkGroups`] and [`Network::step_groups`].
 ///
 /// Buffers for activations and gradients are kept between batches, so training allocates
 /// nothing after the first batch of a given size. With [`Network::set_threads`] a batch is
@@ -111,6 +115,10 @@ pub struct Network {
     workers: Vec<Workspace>,
     /// The logits of a batch split between threads.
     logits: Vec<f32>,
+    /// The parameter tensors, layer after layer.
+    tensors: Vec<ParamTensor>,
+    /// A transposed tensor and its gradient while [`Network::step_groups`] steps it.
+    transposed: Vec<f32>,
 }
 
 /// What one thread needs to run its part of a batch.
@@ -250,6 +258,7 @@ impl Network {
         for (i, layer) in layers.iter().enumerate() {
             layer.init(shapes[i], &mut params[offsets[i]..offsets[i + 1]], &mut rng);
         }
+        let tensors = describe_tensors(layers, &shapes, &offsets);
         Ok(Self {
             layers: layers.to_vec(),
             shapes,
@@ -258,6 +267,8 @@ impl Network {
             grads: vec![0.0; total],
             workers: vec![Workspace::new(layers.len())],
             logits: Vec::new(),
+            tensors,
+            transposed: Vec::new(),
         })
     }
 
@@ -415,6 +426,365 @@ impl Network {
     pub fn step<O: Optimizer<f32>>(&mut self, opt: &O, state: &mut O::State) -> gradstep::Result<()> {
         opt.step(&mut self.params, &self.grads, state)
     }
+
+    /// The parameter tensors, layer after layer (each layer's weight, then its bias): where
+    /// each lives in [`Network::params`] and its shape as PyTorch gives it, which is what
+    /// the optimizers that read shapes expect ([`gradstep::Muon`], [`gradstep::Adafactor`]).
+    ///
+    /// A dense layer's weight is an out × in matrix (rows are outputs), a convolution's an
+    /// out × (in·k·k) matrix, PyTorch's 4-D kernel with its last three dimensions flattened,
+    /// as Muon flattens it. The convolution stores its kernel in that order; the dense layer
+    /// stores the transpose, in × out (its forward pass is $xW$), which
+    /// [`ParamTensor::transposed`] says and [`Network::step_groups`] takes care of.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep::Shape;
+    /// use gradstep_lab::models::lenet::lenet;
+    /// use gradstep_lab::models::network::TensorKind;
+    ///
+    /// let net = lenet(0);
+    /// let t = net.tensors();
+    /// assert_eq!(t.len(), 10); // 5 layers with parameters, each a weight and a bias
+    /// assert_eq!((t[0].name.as_str(), &t[0].shape), ("0.weight", &Shape::matrix(6, 25)));
+    /// assert_eq!((t[4].name.as_str(), &t[4].shape, t[4].transposed), ("6.weight", &Shape::matrix(120, 400), true));
+    /// assert_eq!((t[5].kind, t[5].range()), (TensorKind::Bias, 50_572..50_692));
+    /// // Muon's matrices: every weight but the output layer's.
+    /// assert_eq!(t.iter().filter(|t| t.is_hidden_matrix()).count(), 4);
+    /// assert_eq!(t.iter().map(|t| t.len()).sum::<usize>(), net.num_params());
+    /// ```
+    pub fn tensors(&self) -> &[ParamTensor] {
+        &self.tensors
+    }
+
+    /// One step of every tensor with its group's optimizer, with the gradient of the last
+    /// [`Network::backprop`]: [`Network::step`] for a network whose tensors are split
+    /// between optimizers, e.g. Muon for the hidden matrices and AdamW for the rest.
+    ///
+    /// Each tensor is handed to its optimizer in the shape [`Network::tensors`] gives: a dense
+    /// weight, stored transposed, is copied into a buffer of the network in PyTorch's order
+    /// (with its gradient), stepped there and copied back, so Muon and Adafactor see the
+    /// out × in matrix PyTorch would give them. For element-wise optimizers the order changes
+    /// nothing: the result is bit for bit [`Network::step`]'s with one state per tensor.
+    ///
+    /// Every state is checked before anything is written, so a step that fails leaves the
+    /// parameters and the states as they were.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep::{AdamW, AnyOptimizer, Muon};
+    /// use gradstep_lab::models::mlp::mlp;
+    /// use gradstep_lab::models::network::NetworkGroups;
+    ///
+    /// let mut net = mlp(4, &[8], 3, 0)?;
+    /// // Muon for the hidden 8 × 4 matrix, AdamW for the biases and the output layer.
+    /// let optimizers: Vec<AnyOptimizer> = vec![Muon::new(0.05)?.into(), AdamW::new(0.01)?.into()];
+    /// let groups = NetworkGroups::new(&net, optimizers, |t| if t.is_hidden_matrix() { 0 } else { 1 })?;
+    /// assert_eq!(groups.members(0), &[0]);
+    /// let mut state = groups.init();
+    /// let (x, y) = ([0.5, -1.0, 0.25, 2.0, 1.0, 0.0, -0.5, 0.3], [2u8, 0]);
+    /// let first = net.backprop(&x, &y)?.loss;
+    /// for _ in 0..30 {
+    ///     net.backprop(&x, &y)?;
+    ///     net.step_groups(&groups, &mut state)?;
+    /// }
+    /// assert!(net.loss(&x, &y)?.loss < first / 4.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`gradstep::Error::LengthMismatch`] if the groups were made for another network (or
+    /// the states for other groups); whatever the optimizers' checks return.
+    pub fn step_groups(
+        &mut self,
+        groups: &NetworkGroups,
+        state: &mut GroupsState<AnyState<f32>>,
+    ) -> gradstep::Result<()> {
+        groups.check(self, state)?;
+        let Self { params, grads, tensors, transposed, .. } = self;
+        for ((g, members), states) in
+            groups.groups.groups().iter().zip(&groups.members).zip(&mut state.states)
+        {
+            for (&k, st) in members.iter().zip(states.iter_mut()) {
+                let t = &tensors[k];
+                let r = t.range();
+                if t.transposed {
+                    let (rows, cols) = t.shape.as_matrix().expect("a transposed tensor is a matrix");
+                    transposed.resize(2 * t.len(), 0.0);
+                    let (p, gr) = transposed.split_at_mut(t.len());
+                    transpose(&params[r.clone()], cols, rows, p);
+                    transpose(&grads[r.clone()], cols, rows, gr);
+                    g.optimizer.step(p, gr, st)?;
+                    transpose(p, rows, cols, &mut params[r]);
+                } else {
+                    g.optimizer.step(&mut params[r.clone()], &grads[r], st)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `dst` (cols × rows) = the transpose of the row-major rows × cols matrix `src`.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for (i, row) in src.chunks_exact(cols).enumerate().take(rows) {
+        for (j, &v) in row.iter().enumerate() {
+            dst[j * rows + i] = v;
+        }
+    }
+}
+
+/// The tensors of a network's layers, in the order of its parameter vector.
+fn describe_tensors(layers: &[Layer], shapes: &[Shape], offsets: &[usize]) -> Vec<ParamTensor> {
+    let last = layers.iter().rposition(|l| l.param_len(Shape::vector(1)) > 0);
+    let mut tensors = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let (s, offset) = (shapes[i], offsets[i]);
+        let (out, weight, transposed) = match *layer {
+            Layer::Dense { out } => (out, gradstep::Shape::matrix(out, s.len()), true),
+            Layer::Conv { out_channels, kernel, .. } => {
+                (out_channels, gradstep::Shape::matrix(out_channels, s.c * kernel * kernel), false)
+            }
+            Layer::MaxPool | Layer::Relu => continue,
+        };
+        let output = Some(i) == last;
+        let bias_offset = offset + weight.len();
+        tensors.push(ParamTensor {
+            name: format!("{i}.weight"),
+            layer: i,
+            kind: TensorKind::Weight,
+            offset,
+            shape: weight,
+            transposed,
+            output,
+        });
+        tensors.push(ParamTensor {
+            name: format!("{i}.bias"),
+            layer: i,
+            kind: TensorKind::Bias,
+            offset: bias_offset,
+            shape: gradstep::Shape::vector(out),
+            transposed: false,
+            output,
+        });
+    }
+    tensors
+}
+
+/// Whether a [`ParamTensor`] is a layer's weight or its bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorKind {
+    /// A dense layer's weight matrix or a convolution's kernel.
+    Weight,
+    /// A bias vector.
+    Bias,
+}
+
+/// One parameter tensor of a [`Network`] (see [`Network::tensors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamTensor {
+    /// PyTorch's name for it in an `nn.Sequential` of the same layers: "0.weight", "0.bias",
+    /// "3.weight", … (the number is the layer's position, ReLU and pooling included).
+    pub name: String,
+    /// The position of its layer in [`Network::layers`].
+    pub layer: usize,
+    /// Weight or bias.
+    pub kind: TensorKind,
+    /// Where it starts in [`Network::params`] (and [`Network::grads`]).
+    pub offset: usize,
+    /// Its shape as PyTorch gives it: out × in for a dense weight, out × (in·k·k) for a
+    /// convolution's kernel, a vector for a bias.
+    pub shape: gradstep::Shape,
+    /// Whether the parameter vector stores the transpose of `shape` (a dense weight, kept
+    /// in × out).
+    pub transposed: bool,
+    /// Whether it belongs to the last layer with parameters (the output layer).
+    pub output: bool,
+}
+
+impl ParamTensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Whether it has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its range in [`Network::params`].
+    pub fn range(&self) -> Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+
+    /// A weight matrix of a hidden layer (not the output layer): what Muon is meant for.
+    pub fn is_hidden_matrix(&self) -> bool {
+        self.kind == TensorKind::Weight && !self.output
+    }
+}
+
+/// A network's tensors split into [`ParamGroups`], each group with its own optimizer; the
+/// groups [`Network::step_groups`] steps and
+/// [`ClassifierTraining::run_groups`](crate::train::classify::ClassifierTraining::run_groups)
+/// trains with.
+///
+/// Each tensor belongs to exactly one group and has its own state (so LAMB's trust ratio is
+/// per tensor, Muon and Adafactor see each matrix's shape). The optimizers are
+/// [`AnyOptimizer`]s, so one set of groups can mix types (Muon and AdamW). That also keeps
+/// the stepping code out of generics: it is compiled once, optimised, in this crate, and a
+/// caller built without optimisation (a doctest, a debug build) still trains at full speed.
+///
+/// # Example
+/// ```
+/// use gradstep::{Lamb, Shape};
+/// use gradstep_lab::models::mlp::mlp;
+/// use gradstep_lab::models::network::NetworkGroups;
+///
+/// let net = mlp(784, &[16], 10, 0)?;
+/// // One optimizer, one state per tensor.
+/// let groups = NetworkGroups::new(&net, vec![Lamb::new(0.01)?.into()], |_| 0)?;
+/// assert_eq!(groups.members(0), &[0, 1, 2, 3]);
+/// assert_eq!(groups.param_groups().groups()[0].shapes[0], Shape::matrix(16, 784));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkGroups {
+    groups: ParamGroups<f32, AnyOptimizer>,
+    /// The tensors (indices into [`Network::tensors`]) of each group, in order.
+    members: Vec<Vec<usize>>,
+    /// What the groups were made for: the network's tensor count and parameter count.
+    layout: (usize, usize),
+    factor: f64,
+}
+
+impl NetworkGroups {
+    /// One group per optimizer; each tensor of `net` goes to the group `assign(tensor)`
+    /// returns (an index into `optimizers`). A group may stay empty.
+    ///
+    /// # Errors
+    /// [`gradstep::Error::LengthMismatch`] (`what` = "group index") if `assign` returns an
+    /// index without an optimizer; [`gradstep::Error::Shape`] if an optimizer cannot update
+    /// a tensor it is given (Muon a bias).
+    pub fn new(
+        net: &Network,
+        optimizers: Vec<AnyOptimizer>,
+        mut assign: impl FnMut(&ParamTensor) -> usize,
+    ) -> gradstep::Result<Self> {
+        let mut members = vec![Vec::new(); optimizers.len()];
+        for (k, t) in net.tensors().iter().enumerate() {
+            let g = assign(t);
+            let n = members.len();
+            members
+                .get_mut(g)
+                .ok_or(gradstep::Error::LengthMismatch { what: "group index", expected: n, got: g })?
+                .push(k);
+        }
+        let mut groups = ParamGroups::new();
+        for (opt, ks) in optimizers.into_iter().zip(&members) {
+            let shapes: Vec<gradstep::Shape> = ks.iter().map(|&k| net.tensors()[k].shape.clone()).collect();
+            groups.push_shaped(opt, &shapes)?;
+        }
+        Ok(Self { groups, members, layout: (net.tensors().len(), net.num_params()), factor: 1.0 })
+    }
+
+    /// The groups: each one's optimizer and its tensors' shapes.
+    pub fn param_groups(&self) -> &ParamGroups<f32, AnyOptimizer> {
+        &self.groups
+    }
+
+    /// The tensors of group `g`, as indices into [`Network::tensors`] (empty if there is no
+    /// group `g`).
+    pub fn members(&self, g: usize) -> &[usize] {
+        self.members.get(g).map_or(&[], Vec::as_slice)
+    }
+
+    /// Fresh state for every tensor, in [`ParamGroups`]' layout: `states[g][k]` belongs to
+    /// the tensor `members(g)[k]`.
+    pub fn init(&self) -> GroupsState<AnyState<f32>> {
+        self.groups.init()
+    }
+
+    /// The factor on every group's base learning rate (1 at first).
+    pub fn lr_factor(&self) -> f64 {
+        self.factor
+    }
+
+    /// Sets each group's learning rate to its base rate times `factor`, the way a schedule
+    /// built with rate 1 drives all groups at once.
+    ///
+    /// # Errors
+    /// [`gradstep::Error::Hyperparameter`] if `factor` is negative or not finite.
+    pub fn set_lr_factor(&mut self, factor: f64) -> gradstep::Result<()> {
+        self.groups.set_lr_factor(factor)?;
+        self.factor = factor;
+        Ok(())
+    }
+
+    /// Writes the point at which to evaluate the network to `out`, a buffer of
+    /// [`Network::num_params`]: each tensor's [`Optimizer::eval_point`] (schedule-free AdamW's
+    /// average $x$, ASGD's average, the parameters themselves for the others). It allocates
+    /// a buffer for each transposed tensor: it is meant for an evaluation, not for every step.
+    ///
+    /// # Errors
+    /// As [`Network::step_groups`], and [`gradstep::Error::LengthMismatch`] if `out` does not
+    /// have one value per parameter.
+    pub fn eval_point(
+        &self,
+        net: &Network,
+        state: &GroupsState<AnyState<f32>>,
+        out: &mut [f32],
+    ) -> gradstep::Result<()> {
+        self.check(net, state)?;
+        if out.len() != net.num_params() {
+            return Err(gradstep::Error::LengthMismatch {
+                what: "evaluation point",
+                expected: net.num_params(),
+                got: out.len(),
+            });
+        }
+        for ((g, members), states) in self.groups.groups().iter().zip(&self.members).zip(&state.states) {
+            for (&k, st) in members.iter().zip(states) {
+                let t = &net.tensors[k];
+                let r = t.range();
+                if t.transposed {
+                    // The state holds the tensor in PyTorch's order: evaluate there, then store back.
+                    let (rows, cols) = t.shape.as_matrix().expect("a transposed tensor is a matrix");
+                    let mut y = vec![0.0; t.len()];
+                    let mut x = vec![0.0; t.len()];
+                    transpose(&net.params[r.clone()], cols, rows, &mut y);
+                    g.optimizer.eval_point(&y, st, &mut x)?;
+                    transpose(&x, rows, cols, &mut out[r]);
+                } else {
+                    g.optimizer.eval_point(&net.params[r.clone()], st, &mut out[r])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the groups and the states fit `net`, before anything is written.
+    fn check(&self, net: &Network, state: &GroupsState<AnyState<f32>>) -> gradstep::Result<()> {
+        let mismatch = |what, expected, got| Err(gradstep::Error::LengthMismatch { what, expected, got });
+        if self.layout.0 != net.tensors.len() {
+            return mismatch("network tensors", self.layout.0, net.tensors.len());
+        }
+        if self.layout.1 != net.num_params() {
+            return mismatch("network parameters", self.layout.1, net.num_params());
+        }
+        if state.states.len() != self.members.len() {
+            return mismatch("state groups", self.members.len(), state.states.len());
+        }
+        for ((g, members), states) in self.groups.groups().iter().zip(&self.members).zip(&state.states) {
+            if states.len() != members.len() {
+                return mismatch("group states", members.len(), states.len());
+            }
+            for (&k, st) in members.iter().zip(states) {
+                g.optimizer.check_state(net.tensors[k].len(), st)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs `job` on the first workspaces, each with its part of n examples (the first on this
@@ -522,6 +892,118 @@ pub(crate) mod tests {
         assert!(matches!(net.forward(&[]), Err(ModelError::Input { .. })));
         assert!(matches!(net.loss(&[1.0; 3], &[4]), Err(ModelError::Labels(_))));
         assert!(matches!(net.backprop(&[1.0; 6], &[0]), Err(ModelError::Labels(_))));
+    }
+
+    #[test]
+    fn tensors_tile_the_parameters_and_dense_weights_are_out_by_in_once_transposed() {
+        let net = crate::models::lenet::lenet(3);
+        let t = net.tensors();
+        let mut next = 0;
+        for p in t {
+            assert_eq!(p.offset, next, "{}", p.name);
+            next = p.range().end;
+        }
+        assert_eq!(next, net.num_params());
+        assert_eq!(t[2].shape, gradstep::Shape::matrix(16, 150));
+        assert!(t.iter().filter(|p| p.output).all(|p| p.layer == 10));
+        // Dense: raising weight (o, i) of the out × in matrix must change output o only,
+        // by x_i times the raise.
+        let mut net = Network::new(Shape::vector(3), &[Layer::Dense { out: 2 }], 0).unwrap();
+        let w = net.tensors()[0].clone();
+        assert_eq!((w.shape.clone(), w.transposed), (gradstep::Shape::matrix(2, 3), true));
+        let x = [0.5, -1.0, 2.0];
+        let before = net.forward(&x).unwrap().to_vec();
+        let (o, i) = (1, 2);
+        // Stored transposed: (o, i) lives at i·out + o.
+        net.params_mut()[w.offset + i * 2 + o] += 0.25;
+        let after = net.forward(&x).unwrap().to_vec();
+        assert!((after[o] - before[o] - 0.25 * x[i]).abs() < 1e-6 && after[1 - o] == before[1 - o]);
+    }
+
+    #[test]
+    fn grouped_steps_equal_flat_steps_for_elementwise_rules_and_transpose_for_muon() {
+        use gradstep::{Adam, AdamW, AdamWScheduleFree, Muon};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        use rand::Rng;
+        let x: Vec<f32> = (0..4 * 6).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let y = [0u8, 2, 1, 2];
+        let layers = [Layer::Dense { out: 5 }, Layer::Relu, Layer::Dense { out: 3 }];
+        let mut flat = Network::new(Shape::vector(6), &layers, 1).unwrap();
+        let mut grouped = flat.clone();
+        let adam = Adam::new(0.01).unwrap();
+        let mut flat_state = Optimizer::<f32>::init(&adam, flat.num_params());
+        let groups = NetworkGroups::new(&grouped, vec![adam.into()], |_| 0).unwrap();
+        let mut state = groups.init();
+        for _ in 0..5 {
+            flat.backprop(&x, &y).unwrap();
+            flat.step(&adam, &mut flat_state).unwrap();
+            grouped.backprop(&x, &y).unwrap();
+            grouped.step_groups(&groups, &mut state).unwrap();
+        }
+        assert_eq!(flat.params(), grouped.params());
+
+        // Muon on the hidden matrix sees it out × in: the same as stepping the transpose by hand.
+        let muon = Muon::new(0.05).unwrap();
+        let opts: Vec<AnyOptimizer> = vec![muon.into(), AdamW::new(0.01).unwrap().into()];
+        let groups = NetworkGroups::new(&grouped, opts, |t| usize::from(!t.is_hidden_matrix())).unwrap();
+        let mut state = groups.init();
+        grouped.backprop(&x, &y).unwrap();
+        let (before, g) = (grouped.params().to_vec(), grouped.grads().to_vec());
+        grouped.step_groups(&groups, &mut state).unwrap();
+        let mut w_t = vec![0.0; 30];
+        let mut g_t = vec![0.0; 30];
+        transpose(&before[..30], 6, 5, &mut w_t);
+        transpose(&g[..30], 6, 5, &mut g_t);
+        let mut s = muon.init_shaped(&gradstep::Shape::matrix(5, 6)).unwrap();
+        muon.step(&mut w_t, &g_t, &mut s).unwrap();
+        let mut w = vec![0.0; 30];
+        transpose(&w_t, 5, 6, &mut w);
+        assert_eq!(&grouped.params()[..30], &w[..]);
+
+        // The evaluation point of schedule-free AdamW, grouped, is the flat one.
+        let sf = AdamWScheduleFree::new(0.01).unwrap();
+        let mut a = Network::new(Shape::vector(6), &layers, 1).unwrap();
+        let mut b = a.clone();
+        let mut sa = Optimizer::<f32>::init(&sf, a.num_params());
+        let groups = NetworkGroups::new(&b, vec![sf.into(), sf.into()], |t| t.layer / 2).unwrap();
+        let mut sb = groups.init();
+        for _ in 0..3 {
+            a.backprop(&x, &y).unwrap();
+            a.step(&sf, &mut sa).unwrap();
+            b.backprop(&x, &y).unwrap();
+            b.step_groups(&groups, &mut sb).unwrap();
+        }
+        let (mut xa, mut xb) = (vec![0.0; a.num_params()], vec![0.0; b.num_params()]);
+        sf.eval_point(a.params(), &sa, &mut xa).unwrap();
+        groups.eval_point(&b, &sb, &mut xb).unwrap();
+        assert_eq!(xa, xb);
+        assert_ne!(xa, a.params());
+    }
+
+    #[test]
+    fn bad_groups_and_states_are_errors_that_change_nothing() {
+        use gradstep::{Muon, Sgd};
+        let mut net = crate::models::mlp::mlp(4, &[3], 2, 0).unwrap();
+        let sgd = Sgd::new(0.1).unwrap();
+        assert!(matches!(
+            NetworkGroups::new(&net, vec![sgd.into()], |_| 1),
+            Err(gradstep::Error::LengthMismatch { what: "group index", .. })
+        ));
+        let muon: AnyOptimizer = Muon::new(0.1).unwrap().into();
+        assert!(matches!(NetworkGroups::new(&net, vec![muon], |_| 0), Err(gradstep::Error::Shape { .. })));
+        let other = crate::models::mlp::mlp(4, &[5], 2, 0).unwrap();
+        let groups = NetworkGroups::new(&other, vec![sgd.into()], |_| 0).unwrap();
+        let mut state = groups.init();
+        net.backprop(&[1.0; 4], &[1]).unwrap();
+        let before = net.params().to_vec();
+        assert!(net.step_groups(&groups, &mut state).is_err());
+        let groups = NetworkGroups::new(&net, vec![sgd.into(), sgd.into()], |t| t.layer / 2).unwrap();
+        let mut state = groups.init();
+        state.states[1].pop();
+        assert!(net.step_groups(&groups, &mut state).is_err());
+        assert_eq!(net.params(), &before[..]);
+        assert!(groups.eval_point(&net, &groups.init(), &mut [0.0; 3]).is_err());
+        assert_eq!(groups.members(7), &[] as &[usize]);
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use gradstep::Optimizer;
+use gradstep::{AnyState, GroupsState, Optimizer};
 
 use super::TrainError;
 use crate::data::{ImageSet, Sampling};
-use crate::models::network::{BatchStats, Network};
+use crate::models::network::{BatchStats, Network, NetworkGroups};
 use crate::plot::Series;
 
 /// When a per-epoch schedule sets the learning rate.
@@ -27,13 +27,16 @@ pub enum ScheduleTiming {
 pub struct EpochRecord {
     /// The epoch, from 0.
     pub epoch: usize,
-    /// The learning rate the epoch ran at.
+    /// The learning rate the epoch ran at (with [`ClassifierTraining::run_groups`], the
+    /// factor on every group's base rate).
     pub lr: f64,
     /// Mean training loss over the epoch's batches (weighted by batch size).
     pub train_loss: f64,
     /// Training accuracy over the epoch.
     pub train_acc: f64,
-    /// Accuracy on the test set after the epoch.
+    /// Accuracy on the test set after the epoch, at the optimizer's evaluation point
+    /// ([`Optimizer::eval_point`]: the parameters themselves for most optimizers, the average
+    /// $x$ for schedule-free AdamW).
     pub test_acc: f64,
     /// Training time of the epoch in seconds (test evaluation excluded).
     pub seconds: f64,
@@ -163,7 +166,7 @@ impl ClassifierTraining {
         train: &ImageSet,
         test: &ImageSet,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, opt, train, test, None::<fn(usize) -> f64>)
+        self.train(net, Single(opt), train, test, None::<fn(usize) -> f64>)
     }
 
     /// Trains, setting the learning rate from `schedule(epoch)` at each epoch boundary (see
@@ -180,13 +183,66 @@ impl ClassifierTraining {
         test: &ImageSet,
         schedule: impl FnMut(usize) -> f64,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, opt, train, test, Some(schedule))
+        self.train(net, Single(opt), train, test, Some(schedule))
     }
 
-    fn train<O: Optimizer<f32>>(
+    /// Trains with the tensors of `net` split between optimizers, e.g. Muon for the hidden
+    /// matrices and AdamW for the rest ([`Network::step_groups`]), at the groups' constant
+    /// rates.
+    ///
+    /// # Example
+    /// ```
+    /// use gradstep::{AdamW, AnyOptimizer, Muon};
+    /// use gradstep_lab::data::{DataDir, mnist};
+    /// use gradstep_lab::models::mlp::mlp;
+    /// use gradstep_lab::models::network::NetworkGroups;
+    /// use gradstep_lab::train::classify::ClassifierTraining;
+    /// # let dir = DataDir::at(std::env::var("GRADSTEP_DATA_DIR").unwrap_or(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data").into()));
+    ///
+    /// let (train, test) = mnist::train_test(&dir, 0)?;
+    /// let (train, test) = (train.subset(&(0..500).collect::<Vec<_>>())?, test.subset(&(0..200).collect::<Vec<_>>())?);
+    /// let mut net = mlp(784, &[32], 10, 0)?;
+    /// let optimizers: Vec<AnyOptimizer> = vec![Muon::new(0.02)?.into(), AdamW::new(3e-3)?.into()];
+    /// let mut groups = NetworkGroups::new(&net, optimizers, |t| usize::from(!t.is_hidden_matrix()))?;
+    /// let history = ClassifierTraining::new(50, 3).quiet().run_groups(&mut net, &mut groups, &train, &test)?;
+    /// assert!(history.last().unwrap().test_acc > 0.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ClassifierTraining::run_scheduled`], and [`TrainError::Optimizer`] if the groups
+    /// were made for another network.
+    pub fn run_groups(
         &self,
         net: &mut Network,
-        opt: &mut O,
+        groups: &mut NetworkGroups,
+        train: &ImageSet,
+        test: &ImageSet,
+    ) -> Result<ClassifyHistory, TrainError> {
+        self.train(net, Grouped(groups), train, test, None::<fn(usize) -> f64>)
+    }
+
+    /// [`ClassifierTraining::run_groups`] with a schedule: `schedule(epoch)` is the factor on
+    /// every group's base rate ([`NetworkGroups::set_lr_factor`]), set as
+    /// [`ClassifierTraining::run_scheduled`] sets a rate.
+    ///
+    /// # Errors
+    /// As [`ClassifierTraining::run_groups`].
+    pub fn run_groups_scheduled(
+        &self,
+        net: &mut Network,
+        groups: &mut NetworkGroups,
+        train: &ImageSet,
+        test: &ImageSet,
+        schedule: impl FnMut(usize) -> f64,
+    ) -> Result<ClassifyHistory, TrainError> {
+        self.train(net, Grouped(groups), train, test, Some(schedule))
+    }
+
+    fn train<S: Stepper>(
+        &self,
+        net: &mut Network,
+        mut opt: S,
         train: &ImageSet,
         test: &ImageSet,
         mut schedule: Option<impl FnMut(usize) -> f64>,
@@ -211,8 +267,9 @@ impl ClassifierTraining {
         }
         let mut batches = train.minibatches(self.batch_size, Sampling::WithoutReplacement, self.seed)?;
         let per_epoch = batches.batches_per_epoch();
-        let mut state = opt.init(net.num_params());
+        let mut state = opt.init(net);
         let (mut x, mut y) = (Vec::new(), Vec::new());
+        let mut eval_point = vec![0.0; net.num_params()];
         let mut history = ClassifyHistory::default();
         for epoch in 0..self.epochs {
             if let (Some(s), ScheduleTiming::BeforeEpoch) = (schedule.as_mut(), self.timing) {
@@ -225,7 +282,7 @@ impl ClassifierTraining {
             for (i, idx) in batches.epoch().enumerate() {
                 train.gather(idx, &mut x, &mut y)?;
                 stats.merge(net.backprop(&x, &y).map_err(model_error)?);
-                net.step(opt, &mut state)?;
+                opt.step(net, &mut state)?;
                 if (i + 1) % self.record_every == 0 || i + 1 == per_epoch {
                     history.running.push((
                         epoch as f64 + (i + 1) as f64 / per_epoch as f64,
@@ -235,7 +292,13 @@ impl ClassifierTraining {
                 }
                 timed = start.elapsed().as_secs_f64();
             }
-            let test_acc = evaluate(net, test, self.batch_size)?.accuracy();
+            // At the optimizer's evaluation point (schedule-free AdamW's x, ASGD's average;
+            // the parameters for the others), then back to the parameters training goes on from.
+            opt.eval_point(net, &state, &mut eval_point)?;
+            net.params_mut().swap_with_slice(&mut eval_point);
+            let test_acc = evaluate(net, test, self.batch_size);
+            net.params_mut().swap_with_slice(&mut eval_point);
+            let test_acc = test_acc?.accuracy();
             let record = EpochRecord {
                 epoch,
                 lr,
@@ -269,6 +332,69 @@ impl ClassifierTraining {
             println!("{:.1} examples/sec", train.len() as f64 / history.sec_per_epoch().max(1e-12));
         }
         Ok(history)
+    }
+}
+
+/// What the training loop needs of an optimizer: one for the whole parameter vector, or
+/// groups of tensors.
+trait Stepper {
+    type State;
+    fn init(&self, net: &Network) -> Self::State;
+    fn step(&self, net: &mut Network, state: &mut Self::State) -> gradstep::Result<()>;
+    fn eval_point(&self, net: &Network, state: &Self::State, out: &mut [f32]) -> gradstep::Result<()>;
+    fn learning_rate(&self) -> f64;
+    fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()>;
+}
+
+struct Single<'a, O>(&'a mut O);
+
+impl<O: Optimizer<f32>> Stepper for Single<'_, O> {
+    type State = O::State;
+
+    fn init(&self, net: &Network) -> O::State {
+        self.0.init(net.num_params())
+    }
+
+    fn step(&self, net: &mut Network, state: &mut O::State) -> gradstep::Result<()> {
+        net.step(&*self.0, state)
+    }
+
+    fn eval_point(&self, net: &Network, state: &O::State, out: &mut [f32]) -> gradstep::Result<()> {
+        self.0.eval_point(net.params(), state, out)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()> {
+        self.0.set_learning_rate(lr)
+    }
+}
+
+struct Grouped<'a>(&'a mut NetworkGroups);
+
+impl Stepper for Grouped<'_> {
+    type State = GroupsState<AnyState<f32>>;
+
+    fn init(&self, _: &Network) -> Self::State {
+        self.0.init()
+    }
+
+    fn step(&self, net: &mut Network, state: &mut Self::State) -> gradstep::Result<()> {
+        net.step_groups(self.0, state)
+    }
+
+    fn eval_point(&self, net: &Network, state: &Self::State, out: &mut [f32]) -> gradstep::Result<()> {
+        self.0.eval_point(net, state, out)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.0.lr_factor()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()> {
+        self.0.set_lr_factor(lr)
     }
 }
 
@@ -371,6 +497,32 @@ mod tests {
             ClassifierTraining::new(0, 1).quiet().run(&mut net, &mut opt, &train, &test),
             Err(TrainError::Data(_))
         ));
+    }
+
+    #[test]
+    fn groups_train_like_one_optimizer_and_evaluation_is_at_the_evaluation_point() {
+        use gradstep::AdamWScheduleFree;
+        let (train, test) = small();
+        let sf = AdamWScheduleFree::new(0.005).unwrap();
+        let mut flat_net = mlp(784, &[16], 10, 1).unwrap();
+        let mut flat_opt = sf;
+        let flat =
+            ClassifierTraining::new(100, 2).quiet().run(&mut flat_net, &mut flat_opt, &train, &test).unwrap();
+        let mut net = mlp(784, &[16], 10, 1).unwrap();
+        let mut groups =
+            NetworkGroups::new(&net, vec![sf.into(), sf.into()], |t| usize::from(t.output)).unwrap();
+        let grouped = ClassifierTraining::new(100, 2)
+            .quiet()
+            .run_groups_scheduled(&mut net, &mut groups, &train, &test, |_| 1.0)
+            .unwrap();
+        let numbers =
+            |h: &ClassifyHistory| h.epochs.iter().map(|e| (e.train_loss, e.test_acc)).collect::<Vec<_>>();
+        assert_eq!(numbers(&flat), numbers(&grouped));
+        assert_eq!(grouped.epochs[1].lr, 1.0); // the factor on the groups' rates
+        assert_eq!(flat_net.params(), net.params());
+        // The parameters are y; the recorded accuracy is x's.
+        let at_y = evaluate(&mut net, &test, 100).unwrap().accuracy();
+        assert_ne!(at_y, grouped.last().unwrap().test_acc);
     }
 
     /// LeNet on the 5,000-digit MNIST subset; slow in debug builds, so run it with

@@ -3,7 +3,9 @@
 //! - [`linreg`]: the minibatch chapters' `train_ch11` (an update the chapter writes) and
 //!   `train_concise_ch11` (any optimizer of the library) on the airfoil data.
 //! - [`classify`]: epochs of minibatch training of an image classifier with a per-epoch
-//!   learning-rate schedule, recording loss and accuracies (the learning-rate chapter).
+//!   learning-rate schedule, recording loss and accuracies (the learning-rate chapter), with
+//!   one optimizer or with groups of tensors each with its own (Muon beside AdamW), evaluated
+//!   at the optimizer's evaluation point.
 
 pub mod classify;
 pub mod linreg;
