@@ -106,13 +106,15 @@ pub fn render_page(markdown: &str) -> String {
                 };
                 code = Some((rust, String::new()));
             }
-            Event::Text(t) if code.is_some() => code.as_mut().expect("inside a block").1.push_str(&t),
+            Event::Text(t) if code.is_some() => {
+                if let Some((_, text)) = code.as_mut() {
+                    text.push_str(&t);
+                }
+            }
             Event::End(TagEnd::CodeBlock) => {
                 let (rust, text) = code.take().unwrap_or_default();
                 let shown = if rust { visible_code(&text) } else { text };
-                let mut escaped = String::new();
-                html::push_html(&mut escaped, std::iter::once(Event::Text(shown.into())));
-                events.push(Event::Html(format!("<pre><code>{escaped}</code></pre>\n").into()));
+                events.push(Event::Html(format!("<pre><code>{}</code></pre>\n", escape(&shown)).into()));
             }
             Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
                 let dest = match dest_url.split_once('#') {
@@ -135,10 +137,8 @@ pub fn render_page(markdown: &str) -> String {
 }
 
 fn math(tex: &str, display: bool) -> Event<'static> {
-    let mut escaped = String::new();
-    html::push_html(&mut escaped, std::iter::once(Event::Text(tex.to_string().into())));
     let class = if display { "math display" } else { "math" };
-    Event::Html(format!("<span class=\"{class}\">{escaped}</span>").into())
+    Event::Html(format!("<span class=\"{class}\">{}</span>", escape(tex)).into())
 }
 
 /// Renders every page of `book/SUMMARY.md` under `root` into `out` (an `.html` per page, the
@@ -164,12 +164,13 @@ pub fn render(root: &Path, out: &Path) -> Result<usize> {
     }
     nav.push_str("</ul></nav>");
     let mut pages = 0;
-    for (i, entry) in entries.iter().enumerate() {
+    for entry in &entries {
         let Entry::Page { title, file } = entry else { continue };
         let markdown = fs::read_to_string(book.join(file)).with_context(|| format!("reading book/{file}"))?;
         let page = page_html(title, &nav, &render_page(&markdown));
         fs::write(out.join(html_name(file)), &page)?;
-        if i == entries.iter().position(|e| matches!(e, Entry::Page { .. })).unwrap_or(0) {
+        // The first page is also the site's front page.
+        if pages == 0 {
             fs::write(out.join("index.html"), &page)?;
         }
         pages += 1;

@@ -51,14 +51,11 @@ pub fn missing_tools<'a>(names: &[&'a str]) -> Result<Vec<&'a str>> {
 /// the same time: each `cargo install` has its own build folder, and a fresh machine gets to
 /// the served book sooner than with one build after the other.
 pub fn install_tools(names: &[&str]) -> Result<()> {
-    let listed =
-        Command::new("cargo").args(["install", "--list"]).output().context("running cargo install --list")?;
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let absent = missing_tools(names)?;
     let mut missing = Vec::new();
     for (i, (name, version, why)) in TOOLS.iter().enumerate().filter(|(_, t)| names.contains(&t.0)) {
-        let have = listed.lines().any(|l| l.starts_with(&format!("{name} v{version}:")));
         let progress = format!("[{}/{}] {name} {version} ({why})", i + 1, TOOLS.len());
-        if have {
+        if !absent.contains(name) {
             step(&format!("{progress}: already installed"));
         } else {
             step(&format!("{progress}: installing with cargo (minutes on a fresh machine)"));

@@ -508,7 +508,9 @@ impl Network {
             for (&k, st) in members.iter().zip(states.iter_mut()) {
                 let t = &tensors[k];
                 let r = t.range();
-                if t.transposed {
+                // An elementwise update does not care in which order the elements lie: only an
+                // optimizer that uses the matrix (Muon, Adafactor, LAMB) needs it out × in.
+                if t.transposed && !Optimizer::<f32>::elementwise(&g.optimizer) {
                     let (rows, cols) = t.shape.as_matrix().expect("a transposed tensor is a matrix");
                     transposed.resize(2 * t.len(), 0.0);
                     let (p, gr) = transposed.split_at_mut(t.len());
@@ -747,7 +749,7 @@ impl NetworkGroups {
             for (&k, st) in members.iter().zip(states) {
                 let t = &net.tensors[k];
                 let r = t.range();
-                if t.transposed {
+                if t.transposed && !Optimizer::<f32>::elementwise(&g.optimizer) {
                     // The state holds the tensor in PyTorch's order: evaluate there, then store back.
                     let (rows, cols) = t.shape.as_matrix().expect("a transposed tensor is a matrix");
                     let mut y = vec![0.0; t.len()];
