@@ -9,6 +9,7 @@
 //! | `notebooks` | regenerate `notebooks/*.ipynb` from the chapters |
 //! | `execute [chapter…]` | run notebooks headless through Jupyter and check their outputs |
 //! | `book-test [chapter…]` | build the chapters' dependencies and run `mdbook test` (on some chapters) |
+//! | `data` | check the data sets and download the missing ones into the lab's cache |
 //! | `jupyter` | open the notebooks in JupyterLab with the Rust kernel |
 //! | `preview [--port N]` | serve the xtask's quick rendering of the chapters (no mdbook needed) |
 //! | `mdbook-outputs` | the mdbook preprocessor that puts executed outputs under code blocks |
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         "execute" => tasks::execute(rest, false),
         "book-test" => tasks::book_test(rest),
         "jupyter" => tasks::jupyter(),
+        "data" => tasks::fetch_data(),
         "preview" => tasks::preview(rest),
         "mdbook-outputs" => tasks::mdbook_outputs(rest),
         _ => {
@@ -58,6 +60,7 @@ const USAGE: &str = "usage: cargo xtask <task>
   book-test [NAME...] build the chapters' dependencies and run `mdbook test` (all chapters, or
                      only book/NAME.md for each NAME given)
   jupyter            open the notebooks in JupyterLab with the Rust kernel
+  data               check the data sets; download the missing ones into the lab's cache
   preview [--port N] serve the quick rendering of the chapters that `serve` shows while mdbook
                      is being built (text, code, math; no outputs)
   mdbook-outputs     (called by mdbook) put executed outputs under the book's code blocks";

@@ -177,7 +177,16 @@ fn dependency_spec(krate: &str, workspace_deps: &str) -> Option<(String, String)
         let Some((key, spec)) = t.split_once('=').filter(|_| in_section) else { continue };
         let key = key.trim();
         if key.replace('-', "_") == krate {
-            let spec = spec.trim().replace("path = \"", "path = \"../");
+            let mut spec = spec.trim().replace("path = \"", "path = \"../");
+            if key == "gradstep-lab"
+                && let Some(open) = spec.strip_suffix('}')
+            {
+                // Without `download` (ureq and its TLS stack): the kernel's rust-analyzer then
+                // indexes 24 fewer crates, which took about 3 s off every notebook's
+                // first cells, and the first kernel compiles no TLS code. The commands that
+                // start kernels fetch the data sets beforehand (`cargo xtask data`).
+                spec = format!("{}, default-features = false }}", open.trim_end());
+            }
             return Some((key.to_string(), spec));
         }
     }
@@ -202,7 +211,7 @@ mod tests {
         assert_eq!(cells[1].1, "## One dimension\n\nText.");
         assert_eq!(
             cells[3].1,
-            ":dep gradstep-lab = { path = \"../crates/gradstep-lab\", version = \"0.1.0\" }\n:dep ndarray = { version = \"0.16\" }"
+            ":dep gradstep-lab = { path = \"../crates/gradstep-lab\", version = \"0.1.0\", default-features = false }\n:dep ndarray = { version = \"0.16\" }"
         );
         assert_eq!(cells[4].1, "let x = 1;\nprintln!(\"{x}\");");
         assert_eq!(nb["cells"][4]["id"], "gd-004");

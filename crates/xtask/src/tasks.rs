@@ -141,6 +141,7 @@ fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result
     if todo.is_empty() {
         return Ok(());
     }
+    fetch_data()?;
     step(&format!(
         "executing {} notebook(s) with the evcxr kernel (the first compiles the crates)",
         todo.len()
@@ -166,6 +167,17 @@ fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result
         std::fs::write(stamp, print)?;
     }
     Ok(())
+}
+
+/// `cargo xtask data`: checks the data sets the chapters read and downloads the missing ones
+/// into the lab's cache (nothing is downloaded when `GRADSTEP_DATA_DIR` holds them). The
+/// notebooks' kernels load the lab without its `download` feature, whose TLS stack would make
+/// every kernel's first cells slower, so the files must be in place before a kernel starts.
+pub fn fetch_data() -> Result<()> {
+    step("checking the data sets (downloading missing ones into the cache)");
+    run(Command::new("cargo")
+        .args(["run", "--quiet", "-p", "gradstep-lab", "--example", "fetch_data"])
+        .current_dir(root()))
 }
 
 /// Builds the crates the chapters use, with the `chapters` profile, and gathers exactly the
@@ -404,6 +416,7 @@ pub fn preview(args: &[String]) -> Result<()> {
 pub fn jupyter() -> Result<()> {
     setup::setup()?;
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
+    fetch_data()?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
     // nothing for other users.

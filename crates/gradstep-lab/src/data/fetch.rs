@@ -173,7 +173,12 @@ impl DataDir {
             hint: format!(
                 "download {} into one of them, or set {ENV_VAR} to a directory that holds it{}",
                 file.url,
-                if cfg!(feature = "download") { "" } else { " (or build with the `download` feature)" }
+                if cfg!(feature = "download") {
+                    ""
+                } else {
+                    " (`cargo xtask data` fetches every data set into the cache; builds with the \
+                     `download` feature fetch on demand)"
+                }
             ),
         })
     }

@@ -181,16 +181,67 @@ pub(crate) fn relayout(s: Shape, n: usize, from: Planes, x: &[f32], to: Planes, 
 /// largest batch seen and are reused, so a training step allocates nothing.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cache {
-    /// im2col columns of a group of examples (convolution).
-    cols: Vec<f32>,
-    /// Their gradients (convolution).
-    dcols: Vec<f32>,
+    /// im2col columns of a group of examples (convolution), one buffer per thread.
+    cols: Vec<Vec<f32>>,
+    /// Their gradients (convolution), one buffer per thread.
+    dcols: Vec<Vec<f32>>,
     /// Index of each output's maximum within the input (pooling).
     argmax: Vec<u32>,
     /// The input in NCHW order, when it is kept channel-major (dense after a convolution).
     flat: Vec<f32>,
     /// The input gradient in NCHW order (idem).
     dflat: Vec<f32>,
+}
+
+/// One buffer per thread, each of at least `len` values.
+fn buffers(bufs: &mut Vec<Vec<f32>>, threads: usize, len: usize) -> &mut [Vec<f32>] {
+    if bufs.len() < threads {
+        bufs.resize_with(threads, Vec::new);
+    }
+    for b in &mut bufs[..threads] {
+        if b.len() < len {
+            b.resize(len, 0.0);
+        }
+    }
+    &mut bufs[..threads]
+}
+
+/// Runs `leaf` on `threads` parts of `whole`, side by side on rayon's pool: `split(part, t1, t)`
+/// cuts a part meant for t threads into one for t1 threads and one for the rest. Every part is
+/// computed exactly as the whole would be on one thread (each output value comes from the same
+/// operations in the same order), so results do not depend on the number of threads.
+fn in_parts<P: Send>(
+    threads: usize,
+    whole: P,
+    split: &(impl Fn(P, usize, usize) -> (P, P) + Sync),
+    leaf: &(impl Fn(P) + Sync),
+) {
+    if threads <= 1 {
+        return leaf(whole);
+    }
+    let t1 = threads / 2;
+    let (a, b) = split(whole, t1, threads);
+    rayon::join(|| in_parts(t1, a, split, leaf), || in_parts(threads - t1, b, split, leaf));
+}
+
+/// Where to cut `range` for `t1` of `t` threads: a share of its `step`-sized groups.
+fn cut(range: &Range<usize>, step: usize, t1: usize, t: usize) -> usize {
+    let groups = range.len().div_ceil(step);
+    (range.start + groups * t1 / t * step).min(range.end)
+}
+
+/// Splits the elementwise map `f(y, x)` over `threads` threads.
+fn map_in_parts(threads: usize, y: &mut [f32], x: &[f32], f: &(impl Fn(&mut [f32], &[f32]) + Sync)) {
+    in_parts(
+        threads,
+        (y, x),
+        &|(y, x), t1, t| {
+            let mid = y.len() * t1 / t;
+            let ((y1, y2), (x1, x2)) = (y.split_at_mut(mid), x.split_at(mid));
+            ((y1, x1), (y2, x2))
+        },
+        &|(y, x)| f(y, x),
+    );
 }
 
 /// im2col columns per group: enough for long matrix products, few enough that a group's
@@ -260,8 +311,9 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// im2col of the examples `images` of a batch of `n` (layout [`Planes::of`]) for a k × k
-/// kernel with padding p: a (c·k·k) × (m·oh·ow) matrix, one column per output pixel.
+/// Rows `rows` of the im2col matrix of the examples `images` of a batch of `n` (layout
+/// [`Planes::of`]) for a k × k kernel with padding p: the whole matrix is (c·k·k) × (m·oh·ow),
+/// a row per kernel entry (channel, row, column) and a column per output pixel.
 #[allow(clippy::too_many_arguments)]
 fn im2col(
     x: &[f32],
@@ -271,55 +323,46 @@ fn im2col(
     o: Shape,
     n: usize,
     images: Range<usize>,
+    rows: Range<usize>,
     cols: &mut [f32],
 ) {
     let (planes, ohw) = (Planes::of(s, n), o.h * o.w);
     let width = images.len() * ohw;
-    for ci in 0..s.c {
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &mut cols[((ci * k + ki) * k + kj) * width..][..width];
-                let (lo, hi) = inside(kj, p, s.w, o.w);
-                for (j, i) in images.clone().enumerate() {
-                    let img = &x[planes.at(ci, i)..][..s.h * s.w];
-                    for oy in 0..o.h {
-                        let out = &mut row[j * ohw + oy * o.w..][..o.w];
-                        let iy = (oy + ki).wrapping_sub(p);
-                        if oy + ki < p || iy >= s.h {
-                            out.fill(0.0);
-                            continue;
-                        }
-                        out[..lo].iter_mut().for_each(|v| *v = 0.0);
-                        out[hi..].iter_mut().for_each(|v| *v = 0.0);
-                        copy_row(&mut out[lo..hi], &img[iy * s.w + lo + kj - p..][..hi - lo]);
-                    }
+    for (r, q) in rows.enumerate() {
+        let (ci, ki, kj) = (q / (k * k), q / k % k, q % k);
+        let row = &mut cols[r * width..][..width];
+        let (lo, hi) = inside(kj, p, s.w, o.w);
+        for (j, i) in images.clone().enumerate() {
+            let img = &x[planes.at(ci, i)..][..s.h * s.w];
+            for oy in 0..o.h {
+                let out = &mut row[j * ohw + oy * o.w..][..o.w];
+                let iy = (oy + ki).wrapping_sub(p);
+                if oy + ki < p || iy >= s.h {
+                    out.fill(0.0);
+                    continue;
                 }
+                out[..lo].iter_mut().for_each(|v| *v = 0.0);
+                out[hi..].iter_mut().for_each(|v| *v = 0.0);
+                copy_row(&mut out[lo..hi], &img[iy * s.w + lo + kj - p..][..hi - lo]);
             }
         }
     }
 }
 
-/// The adjoint of [`im2col`]: adds each column entry back onto the input position it came from.
-#[allow(clippy::too_many_arguments)]
-fn col2im(
-    cols: &[f32],
-    s: Shape,
-    k: usize,
-    p: usize,
-    o: Shape,
-    n: usize,
-    images: Range<usize>,
-    dx: &mut [f32],
-) {
-    let (planes, ohw) = (Planes::of(s, n), o.h * o.w);
-    let width = images.len() * ohw;
+/// The adjoint of [`im2col`] for `m` examples: adds each column entry back onto the input
+/// position it came from, in `dx`, the examples' channels × (examples·pixels) block of the
+/// input gradient (as [`out_view_mut`] gives it).
+fn col2im(cols: &[f32], s: Shape, k: usize, p: usize, o: Shape, m: usize, mut dx: ArrayViewMut2<'_, f32>) {
+    let (hw, ohw) = (s.h * s.w, o.h * o.w);
+    let width = m * ohw;
     for ci in 0..s.c {
         for ki in 0..k {
             for kj in 0..k {
                 let row = &cols[((ci * k + ki) * k + kj) * width..][..width];
                 let (lo, hi) = inside(kj, p, s.w, o.w);
-                for (j, i) in images.clone().enumerate() {
-                    let img = &mut dx[planes.at(ci, i)..][..s.h * s.w];
+                for j in 0..m {
+                    let mut plane = dx.slice_mut(ndarray::s![ci, j * hw..(j + 1) * hw]);
+                    let img = plane.as_slice_mut().expect("an image plane is contiguous");
                     for oy in 0..o.h {
                         let iy = (oy + ki).wrapping_sub(p);
                         if oy + ki < p || iy >= s.h {
@@ -346,8 +389,101 @@ fn example_major<'a>(s: Shape, n: usize, x: &'a [f32], flat: &'a mut Vec<f32>) -
     flat
 }
 
+/// A convolution's settings and input, shared by the threads of one pass.
+#[derive(Clone, Copy)]
+struct Conv<'a> {
+    s: Shape,
+    o: Shape,
+    k: usize,
+    p: usize,
+    n: usize,
+    x: &'a [f32],
+    /// The weights, out channels × (c·k·k).
+    wm: ArrayView2<'a, f32>,
+    /// Examples per im2col group.
+    g: usize,
+}
+
+impl Conv<'_> {
+    fn ckk(&self) -> usize {
+        self.s.c * self.k * self.k
+    }
+
+    /// The outputs of the examples `part` (`y` is their block of the output matrix) with bias `b`.
+    fn forward(&self, part: Range<usize>, b: &[f32], mut y: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
+        let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
+        for (mut row, bias) in y.rows_mut().into_iter().zip(b) {
+            row.fill(*bias);
+        }
+        for first in part.clone().step_by(self.g) {
+            let m = self.g.min(part.end - first);
+            let cols = &mut cols[..ckk * m * ohw];
+            im2col(self.x, self.s, self.k, self.p, self.o, self.n, first..first + m, 0..ckk, cols);
+            let at = (first - part.start) * ohw;
+            let mut ym = y.slice_mut(ndarray::s![.., at..at + m * ohw]);
+            general_mat_mul(1.0, &self.wm, &mat(cols, ckk, m * ohw), 1.0, &mut ym);
+        }
+    }
+
+    /// Adds the gradient of the weight columns `rows` (kernel entries) to `gw`, their block of
+    /// the out channels × (c·k·k) weight gradient: sums over the whole batch, example after
+    /// example.
+    fn weight_grad(&self, dy: &[f32], rows: Range<usize>, mut gw: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
+        let ohw = self.o.h * self.o.w;
+        let q = rows.len();
+        for first in (0..self.n).step_by(self.g) {
+            let m = self.g.min(self.n - first);
+            // The columns are rebuilt rather than kept from the forward pass: a group's
+            // columns fit in cache, the whole batch's would not.
+            let cols = &mut cols[..q * m * ohw];
+            im2col(self.x, self.s, self.k, self.p, self.o, self.n, first..first + m, rows.clone(), cols);
+            let dym = out_view(dy, self.o, self.n, first, m);
+            // One product per example, not per group: the sum over a long K would round
+            // differently, and the chapters pin seeded training runs to the numbers of the
+            // per-example sums.
+            for j in 0..m {
+                let cols_j = mat(cols, q, m * ohw).slice_move(ndarray::s![.., j * ohw..(j + 1) * ohw]);
+                let dy_j = dym.slice(ndarray::s![.., j * ohw..(j + 1) * ohw]);
+                general_mat_mul(1.0, &dy_j, &cols_j.t(), 1.0, &mut gw);
+            }
+        }
+    }
+
+    /// Adds the bias gradient of the output channels `channels` to `gb`, their share of it.
+    fn bias_grad(&self, dy: &[f32], channels: Range<usize>, gb: &mut [f32]) {
+        let (ohw, out_planes) = (self.o.h * self.o.w, Planes::of(self.o, self.n));
+        for (c, g) in channels.zip(gb) {
+            for i in 0..self.n {
+                *g += dy[out_planes.at(c, i)..][..ohw].iter().sum::<f32>();
+            }
+        }
+    }
+
+    /// The input gradient of the examples `part` (`dx` is their block of the input, channels ×
+    /// (examples·pixels)).
+    fn input_grad(&self, dy: &[f32], part: Range<usize>, mut dx: ArrayViewMut2<'_, f32>, dcols: &mut [f32]) {
+        let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
+        dx.fill(0.0);
+        for first in part.clone().step_by(self.g) {
+            let m = self.g.min(part.end - first);
+            let dcols = &mut dcols[..ckk * m * ohw];
+            let dym = out_view(dy, self.o, self.n, first, m);
+            general_mat_mul(1.0, &self.wm.t(), &dym, 0.0, &mut mat_mut(dcols, ckk, m * ohw));
+            let hw = self.s.h * self.s.w;
+            let at = (first - part.start) * hw;
+            col2im(dcols, self.s, self.k, self.p, self.o, m, dx.slice_mut(ndarray::s![.., at..at + m * hw]));
+        }
+    }
+}
+
+/// The examples × features view of rows `part` of a batch matrix with `cols` columns.
+fn rows_of(data: &mut [f32], cols: usize, part: Range<usize>) -> ArrayViewMut2<'_, f32> {
+    mat_mut(&mut data[part.start * cols..part.end * cols], part.len(), cols)
+}
+
 /// y = layer(x) for a batch of n examples of shape `s` (output shape `o`), both in the
-/// layout of [`Planes::of`].
+/// layout of [`Planes::of`], split between `threads` threads (the result is the same for any
+/// number).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
     layer: &Layer,
@@ -358,44 +494,86 @@ pub(crate) fn forward(
     n: usize,
     y: &mut [f32],
     cache: &mut Cache,
+    threads: usize,
 ) {
+    let threads = threads.clamp(1, n.max(1));
     match *layer {
         Layer::Dense { out } => {
             let d = s.len();
             let (w, b) = params.split_at(d * out);
             let x = example_major(s, n, x, &mut cache.flat);
-            let mut ym = mat_mut(y, n, out);
-            for mut row in ym.rows_mut() {
-                row.iter_mut().zip(b).for_each(|(v, b)| *v = *b);
-            }
-            general_mat_mul(1.0, &mat(x, n, d), &mat(w, d, out), 1.0, &mut ym);
+            in_parts(
+                threads,
+                (0..n, &mut *y),
+                &|(r, y): (Range<usize>, &mut [f32]), t1, t| {
+                    let mid = cut(&r, 1, t1, t);
+                    let (y1, y2) = y.split_at_mut((mid - r.start) * out);
+                    ((r.start..mid, y1), (mid..r.end, y2))
+                },
+                &|(r, y)| {
+                    let mut ym = rows_of(y, out, 0..r.len());
+                    for mut row in ym.rows_mut() {
+                        row.iter_mut().zip(b).for_each(|(v, b)| *v = *b);
+                    }
+                    general_mat_mul(
+                        1.0,
+                        &mat(&x[r.start * d..r.end * d], r.len(), d),
+                        &mat(w, d, out),
+                        1.0,
+                        &mut ym,
+                    );
+                },
+            );
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
-            let (ckk, ohw) = (s.c * k * k, o.h * o.w);
+            let ckk = s.c * k * k;
             let (w, b) = params.split_at(oc * ckk);
-            let (wm, out_planes) = (mat(w, oc, ckk), Planes::of(o, n));
-            let g = group_size(ckk * ohw, n);
-            cache.cols.resize(ckk * g * ohw, 0.0);
-            for first in (0..n).step_by(g) {
-                let m = g.min(n - first);
-                let cols = &mut cache.cols[..ckk * m * ohw];
-                im2col(x, s, k, p, o, n, first..first + m, cols);
-                for (c, bias) in b.iter().enumerate() {
-                    for i in first..first + m {
-                        y[out_planes.at(c, i)..][..ohw].fill(*bias);
-                    }
-                }
-                let mut ym = out_view_mut(y, o, n, first, m);
-                general_mat_mul(1.0, &wm, &mat(cols, ckk, m * ohw), 1.0, &mut ym);
-            }
+            let g = group_size(ckk * o.h * o.w, n);
+            let conv = Conv { s, o, k, p, n, x, wm: mat(w, oc, ckk), g };
+            let cols = buffers(&mut cache.cols, threads, ckk * g * o.h * o.w);
+            let ohw = o.h * o.w;
+            in_parts(
+                threads,
+                (0..n, out_view_mut(y, o, n, 0, n), cols),
+                &|(r, y, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
+                    let mid = cut(&r, g, t1, t);
+                    let (y1, y2) = y.split_at(ndarray::Axis(1), (mid - r.start) * ohw);
+                    let (b1, b2) = bufs.split_at_mut(t1);
+                    ((r.start..mid, y1, b1), (mid..r.end, y2, b2))
+                },
+                &|(r, y, bufs)| conv.forward(r, b, y, &mut bufs[0]),
+            );
         }
-        Layer::MaxPool => {
-            let (pin, pout, ohw) = (Planes::of(s, n), Planes::of(o, n), o.h * o.w);
-            cache.argmax.resize(n * o.len(), 0);
-            for c in 0..s.c {
+        Layer::MaxPool => max_pool(s, o, x, n, y, &mut cache.argmax, threads),
+        Layer::Relu => {
+            map_in_parts(threads, y, x, &|y, x| y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0)))
+        }
+    }
+}
+
+/// 2 × 2 max pooling with stride 2, split between `threads` threads by channel when the
+/// output is channel-major; records each output's maximum (its index in `x`) in `argmax`.
+fn max_pool(s: Shape, o: Shape, x: &[f32], n: usize, y: &mut [f32], argmax: &mut Vec<u32>, threads: usize) {
+    argmax.resize(n * o.len(), 0);
+    let (pout, ohw) = (Planes::of(o, n), o.h * o.w);
+    // 1 × 1 outputs are example-major, and their channels interleave.
+    let threads = if ohw > 1 { threads.min(s.c) } else { 1 };
+    in_parts(
+        threads,
+        (0..s.c, y, &mut argmax[..]),
+        &|(r, y, a): (Range<usize>, &mut [f32], &mut [u32]), t1, t| {
+            let mid = cut(&r, 1, t1, t);
+            let at = (mid - r.start) * n * ohw;
+            let ((y1, y2), (a1, a2)) = (y.split_at_mut(at), a.split_at_mut(at));
+            ((r.start..mid, y1, a1), (mid..r.end, y2, a2))
+        },
+        &|(r, y, a)| {
+            let base = pout.at(r.start, 0);
+            let pin = Planes::of(s, n);
+            for c in r {
                 for i in 0..n {
-                    let (ib, ob) = (pin.at(c, i), pout.at(c, i));
-                    let (yp, ap) = (&mut y[ob..ob + ohw], &mut cache.argmax[ob..ob + ohw]);
+                    let (ib, ob) = (pin.at(c, i), pout.at(c, i) - base);
+                    let (yp, ap) = (&mut y[ob..ob + ohw], &mut a[ob..ob + ohw]);
                     for (oy, (yr, ar)) in yp.chunks_exact_mut(o.w).zip(ap.chunks_exact_mut(o.w)).enumerate() {
                         let top = ib + 2 * oy * s.w;
                         let (r0, r1) = (&x[top..top + 2 * o.w], &x[top + s.w..top + s.w + 2 * o.w]);
@@ -420,13 +598,47 @@ pub(crate) fn forward(
                     }
                 }
             }
-        }
-        Layer::Relu => y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0)),
-    }
+        },
+    );
+}
+
+/// The adjoint of [`max_pool`]: each output's gradient goes to its window's maximum.
+fn max_pool_backward(
+    s: Shape,
+    o: Shape,
+    n: usize,
+    argmax: &[u32],
+    dy: &[f32],
+    dx: &mut [f32],
+    threads: usize,
+) {
+    let (ohw, hw) = (o.h * o.w, s.h * s.w);
+    let threads = if ohw > 1 { threads.min(s.c) } else { 1 };
+    in_parts(
+        threads,
+        (0..s.c, dx, argmax, dy),
+        &|(r, dx, a, dy): (Range<usize>, &mut [f32], &[u32], &[f32]), t1, t| {
+            let mid = cut(&r, 1, t1, t);
+            let (at, out_at) = ((mid - r.start) * n * hw, (mid - r.start) * n * ohw);
+            let (dx1, dx2) = dx.split_at_mut(at);
+            ((r.start..mid, dx1, &a[..out_at], &dy[..out_at]), (mid..r.end, dx2, &a[out_at..], &dy[out_at..]))
+        },
+        &|(r, dx, a, dy)| {
+            // Input channels are channel-major (pooling needs at least 2 × 2 pixels).
+            let base = r.start * n * hw;
+            dx.fill(0.0);
+            for (j, g) in a.iter().zip(dy) {
+                dx[*j as usize - base] += g;
+            }
+        },
+    );
 }
 
 /// Given dy for the batch, adds the parameter gradient into `grads` and, if `dx` is given,
-/// writes the input gradient there (all in the layout of [`Planes::of`]).
+/// writes the input gradient there (all in the layout of [`Planes::of`]). The threads share
+/// first the parameter gradient, each summing its own entries over all examples in order,
+/// then the input gradient, each taking a share of the examples: the result is the same for
+/// any number of threads.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     layer: &Layer,
@@ -440,7 +652,9 @@ pub(crate) fn backward(
     n: usize,
     dx: Option<&mut [f32]>,
     cache: &mut Cache,
+    threads: usize,
 ) {
+    let threads = threads.clamp(1, n.max(1));
     match *layer {
         Layer::Dense { out } => {
             let d = s.len();
@@ -448,78 +662,135 @@ pub(crate) fn backward(
             let (gw, gb) = grads.split_at_mut(d * out);
             let dym = mat(dy, n, out);
             // The forward pass left the NCHW copy of a channel-major input in `flat`.
-            let xf = if Planes::is_nchw(s, n) { x } else { &cache.flat[..n * d] };
-            general_mat_mul(1.0, &mat(xf, n, d).t(), &dym, 1.0, &mut mat_mut(gw, d, out));
-            for row in dym.rows() {
-                gb.iter_mut().zip(row).for_each(|(g, v)| *g += v);
-            }
+            let nchw = Planes::is_nchw(s, n);
+            let Cache { flat, dflat, .. } = cache;
+            let xf = mat(if nchw { x } else { &flat[..n * d] }, n, d);
+            // dW = xᵀ dy, its rows (input features) split between the threads.
+            in_parts(
+                threads,
+                (0..d, gw, Some(gb)),
+                &|(r, gw, gb): (Range<usize>, &mut [f32], Option<&mut [f32]>), t1, t| {
+                    let mid = cut(&r, 1, t1, t);
+                    let (a, b) = gw.split_at_mut((mid - r.start) * out);
+                    ((r.start..mid, a, gb), (mid..r.end, b, None))
+                },
+                &|(r, gw, gb)| {
+                    let xr = xf.slice(ndarray::s![.., r.clone()]);
+                    general_mat_mul(1.0, &xr.t(), &dym, 1.0, &mut rows_of(gw, out, 0..r.len()));
+                    if let Some(gb) = gb {
+                        for row in dym.rows() {
+                            gb.iter_mut().zip(row).for_each(|(g, v)| *g += v);
+                        }
+                    }
+                },
+            );
             if let Some(dx) = dx {
                 let wt = mat(w, d, out);
-                if Planes::is_nchw(s, n) {
-                    general_mat_mul(1.0, &dym, &wt.t(), 0.0, &mut mat_mut(dx, n, d));
+                if nchw {
+                    dense_input_grad(threads, dym, wt, dx);
                 } else {
-                    cache.dflat.resize(n * d, 0.0);
-                    general_mat_mul(1.0, &dym, &wt.t(), 0.0, &mut mat_mut(&mut cache.dflat, n, d));
-                    relayout(s, n, Planes::nchw(s), &cache.dflat, Planes::of(s, n), dx);
+                    dflat.resize(n * d, 0.0);
+                    dense_input_grad(threads, dym, wt, dflat);
+                    relayout(s, n, Planes::nchw(s), dflat, Planes::of(s, n), dx);
                 }
             }
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
-            let (ckk, ohw) = (s.c * k * k, o.h * o.w);
+            let ckk = s.c * k * k;
             let (w, _) = params.split_at(oc * ckk);
             let (gw, gb) = grads.split_at_mut(oc * ckk);
-            let (wm, out_planes) = (mat(w, oc, ckk), Planes::of(o, n));
-            let mut dx = dx;
-            if let Some(dx) = dx.as_deref_mut() {
-                dx.fill(0.0);
-                cache.dcols.resize(ckk * group_size(ckk * ohw, n) * ohw, 0.0);
-            }
-            let g = group_size(ckk * ohw, n);
-            cache.cols.resize(ckk * g * ohw, 0.0);
-            for first in (0..n).step_by(g) {
-                let m = g.min(n - first);
-                // The columns are rebuilt rather than kept from the forward pass: a group's
-                // columns fit in cache, the whole batch's would not.
-                let cols = &mut cache.cols[..ckk * m * ohw];
-                im2col(x, s, k, p, o, n, first..first + m, cols);
-                let dym = out_view(dy, o, n, first, m);
-                // One product per example, not per group: the sum over a long K would round
-                // differently, and the chapters pin seeded training runs to the numbers of the
-                // per-example sums.
-                for j in 0..m {
-                    let cols_j = mat(cols, ckk, m * ohw).slice_move(ndarray::s![.., j * ohw..(j + 1) * ohw]);
-                    let dy_j = dym.slice(ndarray::s![.., j * ohw..(j + 1) * ohw]);
-                    general_mat_mul(1.0, &dy_j, &cols_j.t(), 1.0, &mut mat_mut(gw, oc, ckk));
-                }
-                for (c, g) in gb.iter_mut().enumerate() {
-                    for i in first..first + m {
-                        *g += dy[out_planes.at(c, i)..][..ohw].iter().sum::<f32>();
-                    }
-                }
-                if let Some(dx) = dx.as_deref_mut() {
-                    let dcols = &mut cache.dcols[..ckk * m * ohw];
-                    general_mat_mul(1.0, &wm.t(), &dym, 0.0, &mut mat_mut(dcols, ckk, m * ohw));
-                    col2im(dcols, s, k, p, o, n, first..first + m, dx);
-                }
+            let g = group_size(ckk * o.h * o.w, n);
+            let conv = Conv { s, o, k, p, n, x, wm: mat(w, oc, ckk), g };
+            let per_group = ckk * g * o.h * o.w;
+            let Cache { cols, dcols, .. } = cache;
+            // dW = Σ dY colsᵀ, its columns (kernel entries) split between the threads, each of
+            // which builds only its rows of the im2col matrix.
+            in_parts(
+                threads,
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, per_group)),
+                &|(r, gw, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
+                    let mid = cut(&r, 1, t1, t);
+                    let (a, b) = gw.split_at(ndarray::Axis(1), mid - r.start);
+                    let (b1, b2) = bufs.split_at_mut(t1);
+                    ((r.start..mid, a, b1), (mid..r.end, b, b2))
+                },
+                &|(r, gw, bufs)| conv.weight_grad(dy, r, gw, &mut bufs[0]),
+            );
+            // db = Σ dY over examples and pixels, its channels split between the threads.
+            in_parts(
+                threads,
+                (0..oc, gb),
+                &|(r, gb): (Range<usize>, &mut [f32]), t1, t| {
+                    let mid = cut(&r, 1, t1, t);
+                    let (a, b) = gb.split_at_mut(mid - r.start);
+                    ((r.start..mid, a), (mid..r.end, b))
+                },
+                &|(r, gb)| conv.bias_grad(dy, r, gb),
+            );
+            if let Some(dx) = dx {
+                let hw = s.h * s.w;
+                in_parts(
+                    threads,
+                    (0..n, out_view_mut(dx, s, n, 0, n), buffers(dcols, threads, per_group)),
+                    &|(r, dx, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
+                        let mid = cut(&r, g, t1, t);
+                        let (a, b) = dx.split_at(ndarray::Axis(1), (mid - r.start) * hw);
+                        let (b1, b2) = bufs.split_at_mut(t1);
+                        ((r.start..mid, a, b1), (mid..r.end, b, b2))
+                    },
+                    &|(r, dx, bufs)| conv.input_grad(dy, r, dx, &mut bufs[0]),
+                );
             }
         }
         Layer::MaxPool => {
             if let Some(dx) = dx {
-                dx.fill(0.0);
-                for (j, g) in cache.argmax.iter().zip(dy) {
-                    dx[*j as usize] += g;
-                }
+                max_pool_backward(s, o, n, &cache.argmax, dy, dx, threads);
             }
         }
         Layer::Relu => {
             if let Some(dx) = dx {
-                // dy where y > 0, else 0, as a bit mask, which vectorises where a select did not.
-                dx.iter_mut().zip(dy).zip(y).for_each(|((d, g), y)| {
-                    *d = f32::from_bits(g.to_bits() & u32::from(*y > 0.0).wrapping_neg());
-                });
+                relu_backward(threads, dx, dy, y);
             }
         }
     }
+}
+
+/// dx = dy Wᵀ for a dense layer (dy: n × out, W: d × out, dx: n × d), its rows split over
+/// `threads` threads.
+fn dense_input_grad(threads: usize, dym: ArrayView2<'_, f32>, w: ArrayView2<'_, f32>, dx: &mut [f32]) {
+    let (n, d) = (dym.nrows(), w.nrows());
+    in_parts(
+        threads,
+        (0..n, dx),
+        &|(r, dx): (Range<usize>, &mut [f32]), t1, t| {
+            let mid = cut(&r, 1, t1, t);
+            let (a, b) = dx.split_at_mut((mid - r.start) * d);
+            ((r.start..mid, a), (mid..r.end, b))
+        },
+        &|(r, dx)| {
+            let dy_r = dym.slice(ndarray::s![r.clone(), ..]);
+            general_mat_mul(1.0, &dy_r, &w.t(), 0.0, &mut rows_of(dx, d, 0..r.len()));
+        },
+    );
+}
+
+/// dx = dy where y > 0, else 0, split over `threads` threads.
+fn relu_backward(threads: usize, dx: &mut [f32], dy: &[f32], y: &[f32]) {
+    in_parts(
+        threads,
+        (dx, dy, y),
+        &|(dx, dy, y): (&mut [f32], &[f32], &[f32]), t1, t| {
+            let mid = dx.len() * t1 / t;
+            let (dx1, dx2) = dx.split_at_mut(mid);
+            ((dx1, &dy[..mid], &y[..mid]), (dx2, &dy[mid..], &y[mid..]))
+        },
+        // A bit mask rather than a select, because the mask vectorises.
+        &|(dx, dy, y)| {
+            dx.iter_mut().zip(dy).zip(y).for_each(|((d, g), y)| {
+                *d = f32::from_bits(g.to_bits() & u32::from(*y > 0.0).wrapping_neg());
+            });
+        },
+    );
 }
 
 /// Softmax cross-entropy of `logits` (n × classes) against `labels`, summed over the n
@@ -565,9 +836,9 @@ mod tests {
         let x: Vec<f32> = (0..n * s.len()).map(|i| (i as f32 * 0.37).sin()).collect();
         let c: Vec<f32> = (0..s.c * k * k * 2 * o.h * o.w).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut cols = vec![0.0; c.len()];
-        im2col(&x, s, k, p, o, n, 1..3, &mut cols);
+        im2col(&x, s, k, p, o, n, 1..3, 0..s.c * k * k, &mut cols);
         let mut back = vec![0.0; x.len()];
-        col2im(&c, s, k, p, o, n, 1..3, &mut back);
+        col2im(&c, s, k, p, o, 2, out_view_mut(&mut back, s, n, 1, 2));
         let lhs: f32 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
         let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
@@ -586,7 +857,7 @@ mod tests {
         let mut xc = vec![0.0; x.len()];
         relayout(s, 2, Planes::nchw(s), &x, Planes::of(s, 2), &mut xc);
         let mut y = vec![0.0; 2 * o.len()];
-        forward(&layer, s, o, &params, &xc, 2, &mut y, &mut Cache::default());
+        forward(&layer, s, o, &params, &xc, 2, &mut y, &mut Cache::default(), 1);
         for n in 0..2 {
             for oc in 0..3 {
                 for oy in 0..o.h {

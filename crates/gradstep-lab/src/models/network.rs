@@ -82,9 +82,9 @@ impl BatchStats {
 /// from [`Network::tensors`], [`NetworkGroups`] and [`Network::step_groups`].
 ///
 /// Buffers for activations and gradients are kept between batches, so training allocates
-/// nothing after the first batch of a given size. With [`Network::set_threads`] a batch is
-/// split between threads; results depend on the thread count only through float rounding,
-/// and are the same from run to run for a given count.
+/// nothing after the first batch of a given size. The layers share their work between the
+/// machine's cores ([`Network::set_threads`] changes how many) without changing a single bit
+/// of the results.
 ///
 /// # Example
 /// ```
@@ -111,28 +111,25 @@ pub struct Network {
     offsets: Vec<usize>,
     params: Vec<f32>,
     grads: Vec<f32>,
-    /// One per thread; the first runs on the caller's thread.
-    workers: Vec<Workspace>,
-    /// The logits of a batch split between threads.
-    logits: Vec<f32>,
+    work: Workspace,
+    /// Threads each layer's work is shared between.
+    threads: usize,
     /// The parameter tensors, layer after layer.
     tensors: Vec<ParamTensor>,
     /// A transposed tensor and its gradient while [`Network::step_groups`] steps it.
     transposed: Vec<f32>,
 }
 
-/// What one thread needs to run its part of a batch.
+/// Activations and gradients of the last batch, and the layers' scratch buffers.
 #[derive(Debug, Clone)]
 struct Workspace {
     acts: Vec<Vec<f32>>,
     caches: Vec<Cache>,
     dy: Vec<f32>,
     dx: Vec<f32>,
-    /// The gradient of this part (unused by the first workspace, which writes the network's).
-    grads: Vec<f32>,
 }
 
-/// The network's fixed description, shared by the threads.
+/// The network's fixed description.
 #[derive(Clone, Copy)]
 struct Plan<'a> {
     layers: &'a [Layer],
@@ -148,12 +145,11 @@ impl Workspace {
             caches: vec![Cache::default(); layers],
             dy: Vec::new(),
             dx: Vec::new(),
-            grads: Vec::new(),
         }
     }
 
     /// Runs the layers on the n examples of `x` (NCHW) and returns the logits.
-    fn forward(&mut self, plan: Plan<'_>, x: &[f32]) -> &[f32] {
+    fn forward(&mut self, plan: Plan<'_>, x: &[f32], threads: usize) -> &[f32] {
         let s0 = plan.shapes[0];
         let n = x.len() / s0.len();
         let input = &mut self.acts[0];
@@ -169,31 +165,30 @@ impl Workspace {
             let y = &mut after[0];
             y.resize(n * o.len(), 0.0);
             let p = &plan.params[plan.offsets[i]..plan.offsets[i + 1]];
-            layers::forward(layer, s, o, p, &before[i], n, y, &mut self.caches[i]);
+            layers::forward(layer, s, o, p, &before[i], n, y, &mut self.caches[i], threads);
         }
         self.acts.last().expect("has activations")
     }
 
-    /// Forward and backward passes on a part of a batch of `total` examples: writes the
-    /// gradient of the batch's mean loss restricted to this part into `grads`, and returns
-    /// (summed loss, correct) of the part.
+    /// Forward and backward passes on a batch: writes the gradient of the batch's mean loss
+    /// into `grads`, and returns (summed loss, correct).
     fn backprop(
         &mut self,
         plan: Plan<'_>,
         x: &[f32],
         labels: &[u8],
-        total: usize,
         grads: &mut [f32],
+        threads: usize,
     ) -> (f64, usize) {
         let n = labels.len();
         let classes = plan.shapes.last().expect("has shapes").len();
-        self.forward(plan, x);
+        self.forward(plan, x, threads);
         self.dy.resize(n * classes, 0.0);
         let (loss, correct) = layers::softmax_cross_entropy(
             self.acts.last().expect("has activations"),
             labels,
             classes,
-            total,
+            n,
             Some(&mut self.dy),
         );
         grads.fill(0.0);
@@ -219,17 +214,12 @@ impl Workspace {
                 n,
                 dx,
                 &mut self.caches[i],
+                threads,
             );
             std::mem::swap(&mut self.dy, &mut self.dx);
         }
         (loss, correct)
     }
-}
-
-/// The examples of each thread's part: consecutive ranges, as equal as can be.
-fn parts(n: usize, threads: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let t = threads.min(n).max(1);
-    (0..t).map(move |k| k * n / t..(k + 1) * n / t)
 }
 
 impl Network {
@@ -265,38 +255,42 @@ impl Network {
             offsets,
             params,
             grads: vec![0.0; total],
-            workers: vec![Workspace::new(layers.len())],
-            logits: Vec::new(),
+            work: Workspace::new(layers.len()),
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             tensors,
             transposed: Vec::new(),
         })
     }
 
-    /// Splits each batch between `threads` threads (1, the default, runs on the caller's
-    /// thread; 0 counts as 1). Each thread runs the layers on its consecutive share of the
-    /// examples and the parts' gradients are added in order, so results are the same from run
-    /// to run for a given count and differ between counts only by float rounding.
+    /// Shares each layer's work between `threads` threads of rayon's pool (by default, as many
+    /// as the machine has cores; 1 runs everything on the caller's thread; 0 counts as 1). A convolution or dense layer
+    /// splits its examples between threads on the way forward; on the way back, one thread
+    /// adds up the parameter gradient over the examples in their order while the others
+    /// compute the input gradient. Every value is therefore computed by the same operations
+    /// in the same order as on one thread: results are bit for bit the same for any count.
     ///
     /// # Example
     /// ```
-    /// use gradstep_lab::models::mlp::mlp;
+    /// use gradstep_lab::models::lenet::lenet;
     ///
-    /// let (x, y) = ([0.1, 0.9, 0.4, 0.3, 0.8, 0.2], [1u8, 0, 1]);
-    /// let mut one = mlp(2, &[8], 2, 0)?;
+    /// let x: Vec<f32> = (0..3 * 784).map(|i| (i as f32 * 0.01).sin()).collect();
+    /// let labels = [1u8, 7, 3];
+    /// let mut one = lenet(0);
+    /// one.set_threads(1);
     /// let mut two = one.clone();
     /// two.set_threads(2);
     /// assert_eq!(two.threads(), 2);
-    /// let (a, b) = (one.backprop(&x, &y)?.loss, two.backprop(&x, &y)?.loss);
-    /// assert!((a - b).abs() < 1e-6);
+    /// assert_eq!(one.backprop(&x, &labels)?.loss, two.backprop(&x, &labels)?.loss);
+    /// assert_eq!(one.grads(), two.grads());
     /// # Ok::<(), gradstep_lab::models::network::ModelError>(())
     /// ```
     pub fn set_threads(&mut self, threads: usize) {
-        self.workers.resize(threads.max(1), Workspace::new(self.layers.len()));
+        self.threads = threads.max(1);
     }
 
-    /// The number of threads a batch is split between.
+    /// The number of threads each layer's work is shared between.
     pub fn threads(&self) -> usize {
-        self.workers.len()
+        self.threads
     }
 
     /// The layers.
@@ -357,22 +351,10 @@ impl Network {
     /// # Errors
     /// [`ModelError::Input`] if `x` is not a whole number of examples.
     pub fn forward(&mut self, x: &[f32]) -> Result<&[f32], ModelError> {
-        let n = self.batch(x)?;
-        let d = self.input_shape().len();
-        let Self { layers, shapes, offsets, params, workers, logits, .. } = self;
+        self.batch(x)?;
+        let Self { layers, shapes, offsets, params, work, threads, .. } = self;
         let plan = Plan { layers, shapes, offsets, params };
-        if workers.len() == 1 || n == 1 {
-            return Ok(workers[0].forward(plan, x));
-        }
-        let used = in_parallel(workers, n, |w, r| {
-            w.forward(plan, &x[r.start * d..r.end * d]);
-        })
-        .len();
-        logits.clear();
-        for w in &workers[..used] {
-            logits.extend_from_slice(w.acts.last().expect("has activations"));
-        }
-        Ok(logits)
+        Ok(on_pool(*threads, || work.forward(plan, x, *threads)))
     }
 
     /// Loss and accuracy of a batch, without gradients.
@@ -396,25 +378,9 @@ impl Network {
     pub fn backprop(&mut self, x: &[f32], labels: &[u8]) -> Result<BatchStats, ModelError> {
         let n = self.batch(x)?;
         self.check_labels(n, labels)?;
-        let d = self.input_shape().len();
-        let Self { layers, shapes, offsets, params, workers, grads, .. } = self;
+        let Self { layers, shapes, offsets, params, work, grads, threads, .. } = self;
         let plan = Plan { layers, shapes, offsets, params };
-        let (loss, correct) = if workers.len() == 1 || n == 1 {
-            workers[0].backprop(plan, x, labels, n, grads)
-        } else {
-            let parts = in_parallel(workers, n, |w, r| {
-                let mut g = std::mem::take(&mut w.grads);
-                g.resize(plan.params.len(), 0.0);
-                let out = w.backprop(plan, &x[r.start * d..r.end * d], &labels[r], n, &mut g);
-                w.grads = g;
-                out
-            });
-            grads.copy_from_slice(&workers[0].grads);
-            for w in &workers[1..parts.len()] {
-                grads.iter_mut().zip(&w.grads).for_each(|(g, v)| *g += v);
-            }
-            parts.iter().fold((0.0, 0), |(l, c), &(pl, pc)| (l + pl, c + pc))
-        };
+        let (loss, correct) = on_pool(*threads, || work.backprop(plan, x, labels, grads, *threads));
         Ok(BatchStats { loss: loss / n as f64, correct, count: n })
     }
 
@@ -789,25 +755,17 @@ impl NetworkGroups {
     }
 }
 
-/// Runs `job` on the first workspaces, each with its part of n examples (the first on this
-/// thread, the others on scoped threads), and returns the results in the parts' order.
-fn in_parallel<R: Send>(
-    workers: &mut [Workspace],
-    n: usize,
-    job: impl Fn(&mut Workspace, std::ops::Range<usize>) -> R + Sync,
-) -> Vec<R> {
-    let t = workers.len().min(n).max(1);
-    let job = &job;
-    std::thread::scope(|scope| {
-        let mut work = workers[..t].iter_mut().zip(parts(n, t));
-        let (first, range) = work.next().expect("at least one part");
-        let others: Vec<_> = work.map(|(w, r)| scope.spawn(move || job(w, r))).collect();
-        let mut results = vec![job(first, range)];
-        for h in others {
-            results.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        results
-    })
+/// Runs `job` on a thread of rayon's pool when the layers share their work (`threads` > 1): the
+/// layers' many small splits are then cheap work-stealing joins rather than one hand-over
+/// from outside the pool each.
+fn on_pool<R: Send>(threads: usize, job: impl FnOnce() -> R + Send) -> R {
+    if threads > 1 && rayon::current_thread_index().is_none() {
+        let mut out = None;
+        rayon::scope(|_| out = Some(job()));
+        out.expect("the scope ran the job")
+    } else {
+        job()
+    }
 }
 
 #[cfg(test)]
