@@ -228,51 +228,114 @@ pub fn chapter_deps() -> Result<PathBuf> {
 /// `cargo xtask book-test`: `mdbook test` against the chapters' own build of the crates.
 ///
 /// mdbook keeps rustdoc's report to itself unless a block fails, so rustdoc is reached through
-/// a small shim that copies the report to a log, which is printed afterwards: every block shows
-/// up as a test. The shim runs the rustdoc of cargo's own toolchain, which must match the one
-/// that built the crates.
+/// a small shim that copies the report to a log per chapter, printed when the chapter is done:
+/// every block shows up as a test. The shim runs the rustdoc of cargo's own toolchain, which
+/// must match the one that built the crates. Chapters run two (or more, on more cores) at a
+/// time, the slowest of the last run first, and each one's time is printed.
 pub fn book_test(chapters: &[String]) -> Result<()> {
     setup::tools()?;
-    // Two runs at once would empty each other's `chapter-deps` folder and share one log.
+    // Two runs at once would empty each other's `chapter-deps` folder and logs.
     let _lock = lock("book-test")?;
     let deps = chapter_deps()?;
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let rustdoc = PathBuf::from(String::from_utf8(sysroot.stdout)?.trim()).join("bin/rustdoc");
     let shim_dir = target_dir().join("rustdoc-shim");
     std::fs::create_dir_all(&shim_dir)?;
-    let log = target_dir().join("mdbook-test.log");
-    std::fs::write(&log, "")?;
+    let logs = target_dir().join("mdbook-test");
+    std::fs::create_dir_all(&logs)?;
     let shim = shim_dir.join("rustdoc");
     std::fs::write(
         &shim,
         format!(
-            "#!/usr/bin/env bash\nset -o pipefail\n'{}' \"$@\" 2>&1 | tee -a '{}'\n",
-            rustdoc.display(),
-            log.display()
+            "#!/usr/bin/env bash\nset -o pipefail\n'{}' \"$@\" 2>&1 | tee -a \"$GRADSTEP_RUSTDOC_LOG\"\n",
+            rustdoc.display()
         ),
     )?;
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let path = std::env::join_paths(
         std::iter::once(shim_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )?;
-    let result = if chapters.is_empty() {
-        step("testing every Rust block of the book (mdbook test)");
-        run(Command::new("mdbook").arg("test").arg("-L").arg(&deps).env("PATH", &path))
+    let mut todo: Vec<String> = if chapters.is_empty() {
+        chapter_names()?
     } else {
-        chapters.iter().try_for_each(|name| {
-            step(&format!("testing the Rust blocks of book/{name}.md (mdbook test)"));
-            let chapter = format!("{}.md", name.trim_end_matches(".md"));
-            run(Command::new("mdbook")
-                .args(["test", "--chapter", &chapter, "-L"])
-                .arg(&deps)
-                .env("PATH", &path))
-        })
+        chapters.iter().map(|c| c.trim_end_matches(".md").to_string()).collect()
     };
-    if result.is_ok() {
-        // On failure mdbook prints rustdoc's report itself.
-        eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+    // Longest first (by the last run's times), so that the slowest chapter does not start last.
+    let times_file = logs.join("times.txt");
+    let last: Vec<(String, f64)> = std::fs::read_to_string(&times_file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once(' ').and_then(|(n, t)| Some((n.to_string(), t.parse().ok()?))))
+        .collect();
+    let time_of = |name: &str| last.iter().find(|(n, _)| n == name).map_or(f64::INFINITY, |(_, t)| *t);
+    todo.sort_by(|a, b| time_of(b).total_cmp(&time_of(a)));
+    // Two chapters at a time: a chapter's doctests leave a core idle while rustdoc compiles
+    // them, which the other chapter's runs fill.
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    step(&format!("testing the Rust blocks of {} chapter(s), {jobs} at a time (mdbook test)", todo.len()));
+    let queue = std::sync::Mutex::new(todo.into_iter());
+    let results = std::sync::Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let Some(name) = queue.lock().expect("queue").next() else { break };
+                    let log = logs.join(format!("{name}.log"));
+                    let _ = std::fs::write(&log, "");
+                    let t = std::time::Instant::now();
+                    let out = Command::new("mdbook")
+                        .args(["test", "--chapter", &format!("{name}.md"), "-L"])
+                        .arg(&deps)
+                        .env("PATH", &path)
+                        .env("GRADSTEP_RUSTDOC_LOG", &log)
+                        // rustdoc runs a chapter's blocks side by side already: a network in a
+                        // block keeps to one core (its results are the same on any number).
+                        .env("RAYON_NUM_THREADS", "1")
+                        .current_dir(root())
+                        .output();
+                    let secs = t.elapsed().as_secs_f64();
+                    let ok = out.as_ref().is_ok_and(|o| o.status.success());
+                    // One chapter's report at a time, whole: the two runs' outputs never interleave.
+                    let mut results = results.lock().expect("results");
+                    if ok {
+                        eprint!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+                        println!("ok     {name} ({secs:.1} s)");
+                    } else {
+                        match &out {
+                            Ok(o) => eprint!(
+                                "{}{}",
+                                String::from_utf8_lossy(&o.stdout),
+                                String::from_utf8_lossy(&o.stderr)
+                            ),
+                            Err(e) => eprintln!("could not start mdbook: {e}"),
+                        }
+                        println!("FAILED {name} ({secs:.1} s)");
+                    }
+                    results.push((name, secs, ok));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+    let failed: Vec<&str> = results.iter().filter(|r| !r.2).map(|r| r.0.as_str()).collect();
+    println!(
+        "mdbook test: {} chapter(s) passed, {} failed, in {:.1} s",
+        results.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut times: Vec<String> = last
+        .iter()
+        .filter(|(n, _)| !results.iter().any(|r| &r.0 == n))
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect();
+    times.extend(results.iter().map(|(n, t, _)| format!("{n} {t:.1}")));
+    std::fs::write(&times_file, times.join("\n") + "\n")?;
+    if !failed.is_empty() {
+        bail!("mdbook test failed in {}", failed.join(", "));
     }
-    result
+    Ok(())
 }
 
 /// Builds the API documentation of the course's crates into `book/api/` (not committed), where

@@ -256,18 +256,20 @@ impl Network {
             params,
             grads: vec![0.0; total],
             work: Workspace::new(layers.len()),
-            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            threads: rayon::current_num_threads(),
             tensors,
             transposed: Vec::new(),
         })
     }
 
-    /// Shares each layer's work between `threads` threads of rayon's pool (by default, as many
-    /// as the machine has cores; 1 runs everything on the caller's thread; 0 counts as 1). A convolution or dense layer
-    /// splits its examples between threads on the way forward; on the way back, one thread
-    /// adds up the parameter gradient over the examples in their order while the others
-    /// compute the input gradient. Every value is therefore computed by the same operations
-    /// in the same order as on one thread: results are bit for bit the same for any count.
+    /// Shares each layer's work between `threads` threads of rayon's pool (by default, the
+    /// pool's size: as many as the machine has cores, or `RAYON_NUM_THREADS`; 1 runs
+    /// everything on the caller's thread; 0 counts as 1). A convolution or dense layer
+    /// splits its examples between threads on the way forward. On the way back, each thread
+    /// first sums its share of the parameter gradient's entries over all the examples, in
+    /// their order, then computes the input gradient of a share of the examples. Every value
+    /// is therefore computed by the same operations in the same order as on one thread:
+    /// results are bit for bit the same for any count.
     ///
     /// # Example
     /// ```
