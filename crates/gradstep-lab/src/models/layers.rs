@@ -230,6 +230,31 @@ fn cut(range: &Range<usize>, step: usize, t1: usize, t: usize) -> usize {
     (range.start + groups * t1 / t * step).min(range.end)
 }
 
+/// Splits a batch's examples, in groups of `g`, between `threads` threads: `leaf` gets a
+/// part's examples, their block of `view` (the batch's channels × (examples·pixels) matrix of
+/// images of shape `s`) and a scratch buffer of its own.
+fn examples_in_parts(
+    threads: usize,
+    g: usize,
+    s: Shape,
+    view: ArrayViewMut2<'_, f32>,
+    bufs: &mut [Vec<f32>],
+    leaf: &(impl Fn(Range<usize>, ArrayViewMut2<'_, f32>, &mut [f32]) + Sync),
+) {
+    let (n, hw) = (view.ncols() / (s.h * s.w).max(1), s.h * s.w);
+    in_parts(
+        threads,
+        (0..n, view, bufs),
+        &|(r, v, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
+            let mid = cut(&r, g, t1, t);
+            let (v1, v2) = v.split_at(ndarray::Axis(1), (mid - r.start) * hw);
+            let (b1, b2) = bufs.split_at_mut(t1);
+            ((r.start..mid, v1, b1), (mid..r.end, v2, b2))
+        },
+        &|(r, v, bufs)| leaf(r, v, &mut bufs[0]),
+    );
+}
+
 /// Splits the elementwise map `f(y, x)` over `threads` threads.
 fn map_in_parts(threads: usize, y: &mut [f32], x: &[f32], f: &(impl Fn(&mut [f32], &[f32]) + Sync)) {
     in_parts(
@@ -531,18 +556,9 @@ pub(crate) fn forward(
             let g = group_size(ckk * o.h * o.w, n);
             let conv = Conv { s, o, k, p, n, x, wm: mat(w, oc, ckk), g };
             let cols = buffers(&mut cache.cols, threads, ckk * g * o.h * o.w);
-            let ohw = o.h * o.w;
-            in_parts(
-                threads,
-                (0..n, out_view_mut(y, o, n, 0, n), cols),
-                &|(r, y, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
-                    let mid = cut(&r, g, t1, t);
-                    let (y1, y2) = y.split_at(ndarray::Axis(1), (mid - r.start) * ohw);
-                    let (b1, b2) = bufs.split_at_mut(t1);
-                    ((r.start..mid, y1, b1), (mid..r.end, y2, b2))
-                },
-                &|(r, y, bufs)| conv.forward(r, b, y, &mut bufs[0]),
-            );
+            examples_in_parts(threads, g, o, out_view_mut(y, o, n, 0, n), cols, &|r, y, cols| {
+                conv.forward(r, b, y, cols);
+            });
         }
         Layer::MaxPool => max_pool(s, o, x, n, y, &mut cache.argmax, threads),
         Layer::Relu => {
@@ -728,18 +744,10 @@ pub(crate) fn backward(
                 &|(r, gb)| conv.bias_grad(dy, r, gb),
             );
             if let Some(dx) = dx {
-                let hw = s.h * s.w;
-                in_parts(
-                    threads,
-                    (0..n, out_view_mut(dx, s, n, 0, n), buffers(dcols, threads, per_group)),
-                    &|(r, dx, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
-                        let mid = cut(&r, g, t1, t);
-                        let (a, b) = dx.split_at(ndarray::Axis(1), (mid - r.start) * hw);
-                        let (b1, b2) = bufs.split_at_mut(t1);
-                        ((r.start..mid, a, b1), (mid..r.end, b, b2))
-                    },
-                    &|(r, dx, bufs)| conv.input_grad(dy, r, dx, &mut bufs[0]),
-                );
+                let dcols = buffers(dcols, threads, per_group);
+                examples_in_parts(threads, g, s, out_view_mut(dx, s, n, 0, n), dcols, &|r, dx, dcols| {
+                    conv.input_grad(dy, r, dx, dcols);
+                });
             }
         }
         Layer::MaxPool => {
