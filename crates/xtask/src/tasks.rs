@@ -141,12 +141,7 @@ fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result
     if todo.is_empty() {
         return Ok(());
     }
-    if let Err(e) = fetch_data() {
-        // Only the notebooks that read a data set need it; they fail with the loader's message.
-        step(&format!(
-            "warning: the data sets are not all in place ({e:#}); the notebooks that read them will fail"
-        ));
-    }
+    data_for_kernels();
     step(&format!(
         "executing {} notebook(s) with the evcxr kernel (the first compiles the crates)",
         todo.len()
@@ -183,6 +178,16 @@ pub fn fetch_data() -> Result<()> {
     run(Command::new("cargo")
         .args(["run", "--quiet", "-p", "gradstep-lab", "--example", "fetch_data"])
         .current_dir(root()))
+}
+
+/// [`fetch_data`] before kernels start; if a data set cannot be put in place, says so and goes
+/// on: only the notebooks that read it fail, with the loader's message.
+fn data_for_kernels() {
+    if let Err(e) = fetch_data() {
+        step(&format!(
+            "warning: the data sets are not all in place ({e:#}); the notebooks that read them will fail"
+        ));
+    }
 }
 
 /// Builds the crates the chapters use, with the `chapters` profile, and gathers exactly the
@@ -274,8 +279,8 @@ pub fn book_test(chapters: &[String]) -> Result<()> {
         .collect();
     let time_of = |name: &str| last.iter().find(|(n, _)| n == name).map_or(f64::INFINITY, |(_, t)| *t);
     todo.sort_by(|a, b| time_of(b).total_cmp(&time_of(a)));
-    // Two chapters at a time: a chapter's doctests leave a core idle while rustdoc compiles
-    // them, which the other chapter's runs fill.
+    // Two chapters at a time, so that the slowest (lr-scheduler's training runs) goes on beside
+    // the others instead of after them.
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
     step(&format!("testing the Rust blocks of {} chapter(s), {jobs} at a time (mdbook test)", todo.len()));
     let queue = std::sync::Mutex::new(todo.into_iter());
@@ -484,11 +489,7 @@ pub fn preview(args: &[String]) -> Result<()> {
 pub fn jupyter() -> Result<()> {
     setup::setup()?;
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
-    if let Err(e) = fetch_data() {
-        step(&format!(
-            "warning: the data sets are not all in place ({e:#}); the chapters that read them will fail"
-        ));
-    }
+    data_for_kernels();
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
     // nothing for other users.

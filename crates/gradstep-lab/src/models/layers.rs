@@ -255,17 +255,24 @@ fn examples_in_parts(
     );
 }
 
-/// Splits the elementwise map `f(y, x)` over `threads` threads.
-fn map_in_parts(threads: usize, y: &mut [f32], x: &[f32], f: &(impl Fn(&mut [f32], &[f32]) + Sync)) {
+/// Splits `data`, rows of `width` values, between `threads` threads: `leaf` gets a part's
+/// row range and those rows.
+fn rows_in_parts(
+    threads: usize,
+    data: &mut [f32],
+    width: usize,
+    leaf: &(impl Fn(Range<usize>, &mut [f32]) + Sync),
+) {
+    let rows = data.len() / width.max(1);
     in_parts(
         threads,
-        (y, x),
-        &|(y, x), t1, t| {
-            let mid = y.len() * t1 / t;
-            let ((y1, y2), (x1, x2)) = (y.split_at_mut(mid), x.split_at(mid));
-            ((y1, x1), (y2, x2))
+        (0..rows, data),
+        &|(r, data): (Range<usize>, &mut [f32]), t1, t| {
+            let mid = cut(&r, 1, t1, t);
+            let (a, b) = data.split_at_mut((mid - r.start) * width);
+            ((r.start..mid, a), (mid..r.end, b))
         },
-        &|(y, x)| f(y, x),
+        &|(r, data)| leaf(r, data),
     );
 }
 
@@ -501,11 +508,6 @@ impl Conv<'_> {
     }
 }
 
-/// The examples × features view of rows `part` of a batch matrix with `cols` columns.
-fn rows_of(data: &mut [f32], cols: usize, part: Range<usize>) -> ArrayViewMut2<'_, f32> {
-    mat_mut(&mut data[part.start * cols..part.end * cols], part.len(), cols)
-}
-
 /// y = layer(x) for a batch of n examples of shape `s` (output shape `o`), both in the
 /// layout of [`Planes::of`], split between `threads` threads (the result is the same for any
 /// number).
@@ -527,28 +529,11 @@ pub(crate) fn forward(
             let d = s.len();
             let (w, b) = params.split_at(d * out);
             let x = example_major(s, n, x, &mut cache.flat);
-            in_parts(
-                threads,
-                (0..n, &mut *y),
-                &|(r, y): (Range<usize>, &mut [f32]), t1, t| {
-                    let mid = cut(&r, 1, t1, t);
-                    let (y1, y2) = y.split_at_mut((mid - r.start) * out);
-                    ((r.start..mid, y1), (mid..r.end, y2))
-                },
-                &|(r, y)| {
-                    let mut ym = rows_of(y, out, 0..r.len());
-                    for mut row in ym.rows_mut() {
-                        row.iter_mut().zip(b).for_each(|(v, b)| *v = *b);
-                    }
-                    general_mat_mul(
-                        1.0,
-                        &mat(&x[r.start * d..r.end * d], r.len(), d),
-                        &mat(w, d, out),
-                        1.0,
-                        &mut ym,
-                    );
-                },
-            );
+            rows_in_parts(threads, y, out, &|r, y| {
+                y.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(b));
+                let xr = mat(&x[r.start * d..r.end * d], r.len(), d);
+                general_mat_mul(1.0, &xr, &mat(w, d, out), 1.0, &mut mat_mut(y, r.len(), out));
+            });
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
             let ckk = s.c * k * k;
@@ -561,9 +546,9 @@ pub(crate) fn forward(
             });
         }
         Layer::MaxPool => max_pool(s, o, x, n, y, &mut cache.argmax, threads),
-        Layer::Relu => {
-            map_in_parts(threads, y, x, &|y, x| y.iter_mut().zip(x).for_each(|(y, x)| *y = x.max(0.0)))
-        }
+        Layer::Relu => rows_in_parts(threads, y, 1, &|r, y| {
+            y.iter_mut().zip(&x[r]).for_each(|(y, x)| *y = x.max(0.0));
+        }),
     }
 }
 
@@ -630,24 +615,16 @@ fn max_pool_backward(
 ) {
     let (ohw, hw) = (o.h * o.w, s.h * s.w);
     let threads = if ohw > 1 { threads.min(s.c) } else { 1 };
-    in_parts(
-        threads,
-        (0..s.c, dx, argmax, dy),
-        &|(r, dx, a, dy): (Range<usize>, &mut [f32], &[u32], &[f32]), t1, t| {
-            let mid = cut(&r, 1, t1, t);
-            let (at, out_at) = ((mid - r.start) * n * hw, (mid - r.start) * n * ohw);
-            let (dx1, dx2) = dx.split_at_mut(at);
-            ((r.start..mid, dx1, &a[..out_at], &dy[..out_at]), (mid..r.end, dx2, &a[out_at..], &dy[out_at..]))
-        },
-        &|(r, dx, a, dy)| {
-            // Input channels are channel-major (pooling needs at least 2 × 2 pixels).
-            let base = r.start * n * hw;
-            dx.fill(0.0);
-            for (j, g) in a.iter().zip(dy) {
-                dx[*j as usize - base] += g;
-            }
-        },
-    );
+    // A part's channels: its block of dx (input channels are channel-major, as pooling needs at
+    // least 2 × 2 pixels) and its block of the outputs (channel-major too when split).
+    rows_in_parts(threads, dx, n * hw, &|r, dx| {
+        let outputs = r.start * n * ohw..r.end * n * ohw;
+        dx.fill(0.0);
+        let base = r.start * n * hw;
+        for (j, g) in argmax[outputs.clone()].iter().zip(&dy[outputs]) {
+            dx[*j as usize - base] += g;
+        }
+    });
 }
 
 /// Given dy for the batch, adds the parameter gradient into `grads` and, if `dx` is given,
@@ -682,24 +659,16 @@ pub(crate) fn backward(
             let Cache { flat, dflat, .. } = cache;
             let xf = mat(if nchw { x } else { &flat[..n * d] }, n, d);
             // dW = xᵀ dy, its rows (input features) split between the threads.
-            in_parts(
-                threads,
-                (0..d, gw, Some(gb)),
-                &|(r, gw, gb): (Range<usize>, &mut [f32], Option<&mut [f32]>), t1, t| {
-                    let mid = cut(&r, 1, t1, t);
-                    let (a, b) = gw.split_at_mut((mid - r.start) * out);
-                    ((r.start..mid, a, gb), (mid..r.end, b, None))
-                },
-                &|(r, gw, gb)| {
-                    let xr = xf.slice(ndarray::s![.., r.clone()]);
-                    general_mat_mul(1.0, &xr.t(), &dym, 1.0, &mut rows_of(gw, out, 0..r.len()));
-                    if let Some(gb) = gb {
-                        for row in dym.rows() {
-                            gb.iter_mut().zip(row).for_each(|(g, v)| *g += v);
-                        }
-                    }
-                },
-            );
+            rows_in_parts(threads, gw, out, &|r, gw| {
+                let xr = xf.slice(ndarray::s![.., r.clone()]);
+                general_mat_mul(1.0, &xr.t(), &dym, 1.0, &mut mat_mut(gw, r.len(), out));
+            });
+            // db = Σ dy over the examples, in their order, its entries split between the threads.
+            rows_in_parts(threads, gb, 1, &|r, gb| {
+                for row in dy.chunks_exact(out) {
+                    gb.iter_mut().zip(&row[r.clone()]).for_each(|(g, v)| *g += v);
+                }
+            });
             if let Some(dx) = dx {
                 let wt = mat(w, d, out);
                 if nchw {
@@ -733,16 +702,7 @@ pub(crate) fn backward(
                 &|(r, gw, bufs)| conv.weight_grad(dy, r, gw, &mut bufs[0]),
             );
             // db = Σ dY over examples and pixels, its channels split between the threads.
-            in_parts(
-                threads,
-                (0..oc, gb),
-                &|(r, gb): (Range<usize>, &mut [f32]), t1, t| {
-                    let mid = cut(&r, 1, t1, t);
-                    let (a, b) = gb.split_at_mut(mid - r.start);
-                    ((r.start..mid, a), (mid..r.end, b))
-                },
-                &|(r, gb)| conv.bias_grad(dy, r, gb),
-            );
+            rows_in_parts(threads, gb, 1, &|r, gb| conv.bias_grad(dy, r, gb));
             if let Some(dx) = dx {
                 let dcols = buffers(dcols, threads, per_group);
                 examples_in_parts(threads, g, s, out_view_mut(dx, s, n, 0, n), dcols, &|r, dx, dcols| {
@@ -766,49 +726,30 @@ pub(crate) fn backward(
 /// dx = dy Wᵀ for a dense layer (dy: n × out, W: d × out, dx: n × d), its rows split over
 /// `threads` threads.
 fn dense_input_grad(threads: usize, dym: ArrayView2<'_, f32>, w: ArrayView2<'_, f32>, dx: &mut [f32]) {
-    let (n, d) = (dym.nrows(), w.nrows());
-    in_parts(
-        threads,
-        (0..n, dx),
-        &|(r, dx): (Range<usize>, &mut [f32]), t1, t| {
-            let mid = cut(&r, 1, t1, t);
-            let (a, b) = dx.split_at_mut((mid - r.start) * d);
-            ((r.start..mid, a), (mid..r.end, b))
-        },
-        &|(r, dx)| {
-            let dy_r = dym.slice(ndarray::s![r.clone(), ..]);
-            general_mat_mul(1.0, &dy_r, &w.t(), 0.0, &mut rows_of(dx, d, 0..r.len()));
-        },
-    );
+    let d = w.nrows();
+    rows_in_parts(threads, dx, d, &|r, dx| {
+        let dy_r = dym.slice(ndarray::s![r.clone(), ..]);
+        general_mat_mul(1.0, &dy_r, &w.t(), 0.0, &mut mat_mut(dx, r.len(), d));
+    });
 }
 
 /// dx = dy where y > 0, else 0, split over `threads` threads.
 fn relu_backward(threads: usize, dx: &mut [f32], dy: &[f32], y: &[f32]) {
-    in_parts(
-        threads,
-        (dx, dy, y),
-        &|(dx, dy, y): (&mut [f32], &[f32], &[f32]), t1, t| {
-            let mid = dx.len() * t1 / t;
-            let (dx1, dx2) = dx.split_at_mut(mid);
-            ((dx1, &dy[..mid], &y[..mid]), (dx2, &dy[mid..], &y[mid..]))
-        },
-        // A bit mask rather than a select, because the mask vectorises.
-        &|(dx, dy, y)| {
-            dx.iter_mut().zip(dy).zip(y).for_each(|((d, g), y)| {
-                *d = f32::from_bits(g.to_bits() & u32::from(*y > 0.0).wrapping_neg());
-            });
-        },
-    );
+    // A bit mask rather than a select, because the mask vectorises.
+    rows_in_parts(threads, dx, 1, &|r, dx| {
+        dx.iter_mut().zip(&dy[r.clone()]).zip(&y[r]).for_each(|((d, g), y)| {
+            *d = f32::from_bits(g.to_bits() & u32::from(*y > 0.0).wrapping_neg());
+        });
+    });
 }
 
 /// Softmax cross-entropy of `logits` (n × classes) against `labels`, summed over the n
-/// examples; writes the gradient of the mean over a batch of `total` examples (this part and
-/// others) into `dlogits` if given, and returns (summed loss, number of correct argmaxes).
+/// examples; writes the gradient of their mean loss into `dlogits` if given, and returns
+/// (summed loss, number of correct argmaxes).
 pub(crate) fn softmax_cross_entropy(
     logits: &[f32],
     labels: &[u8],
     classes: usize,
-    total: usize,
     mut dlogits: Option<&mut [f32]>,
 ) -> (f64, usize) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
@@ -825,7 +766,7 @@ pub(crate) fn softmax_cross_entropy(
             let d = &mut d[i * classes..(i + 1) * classes];
             for (j, (d, &v)) in d.iter_mut().zip(z).enumerate() {
                 let p = (f64::from(v - max).exp() / sum) as f32;
-                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / total as f32;
+                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / labels.len() as f32;
             }
         }
     }
@@ -893,11 +834,11 @@ mod tests {
 
     #[test]
     fn softmax_cross_entropy_of_uniform_logits_is_log_classes() {
-        let (loss, correct) = softmax_cross_entropy(&[0.0; 20], &[3, 7], 10, 2, None);
+        let (loss, correct) = softmax_cross_entropy(&[0.0; 20], &[3, 7], 10, None);
         assert!((loss - 2.0 * 10f64.ln()).abs() < 1e-6);
         assert_eq!(correct, 0);
         let mut d = [0.0; 3];
-        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, 1, Some(&mut d));
+        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, Some(&mut d));
         assert_eq!(correct, 1);
         assert!(d[0] < 0.0 && d[1] > 0.0 && (d.iter().sum::<f32>()).abs() < 1e-6);
     }

@@ -188,7 +188,6 @@ impl Workspace {
             self.acts.last().expect("has activations"),
             labels,
             classes,
-            n,
             Some(&mut self.dy),
         );
         grads.fill(0.0);
@@ -368,7 +367,7 @@ impl Network {
         self.check_labels(n, labels)?;
         let classes = self.classes();
         let logits = self.forward(x)?;
-        let (loss, correct) = layers::softmax_cross_entropy(logits, labels, classes, n, None);
+        let (loss, correct) = layers::softmax_cross_entropy(logits, labels, classes, None);
         Ok(BatchStats { loss: loss / n as f64, correct, count: n })
     }
 
