@@ -16,6 +16,10 @@
 //! - 2 × 2 max pooling: dy goes to the position of each window's maximum;
 //! - ReLU: dx = dy where y > 0, else 0;
 //! - softmax cross-entropy, mean over the batch: dz = (softmax(z) − onehot(label)) / n.
+//!
+//! On x86-64 processors with AVX2 and FMA, convolutions skip the im2col matrices: the kernels
+//! of the `direct` module compute the same sums straight from a padded copy of each image,
+//! with the very roundings of the im2col path, so a seeded run gives the same numbers either way.
 
 use ndarray::linalg::general_mat_mul;
 use std::ops::Range;
@@ -23,6 +27,9 @@ use std::ops::Range;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rand::Rng;
 use rand_distr::Uniform;
+
+#[cfg(target_arch = "x86_64")]
+mod direct;
 
 /// The shape of one example: channels, height, width (a vector of length d is (d, 1, 1)).
 ///
@@ -410,6 +417,17 @@ fn col2im(cols: &[f32], s: Shape, k: usize, p: usize, o: Shape, m: usize, mut dx
     }
 }
 
+/// Whether the direct kernels of [`direct`] run a convolution from `s` to `o` on this machine.
+fn direct_fits(s: Shape, o: Shape) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return direct::available() && direct::fits(s, o);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (s, o);
+        false
+    }
+}
+
 /// The batch as an n × (c·h·w) NCHW matrix: `x` itself, or a copy in `flat` if `x` is
 /// channel-major with several channels.
 fn example_major<'a>(s: Shape, n: usize, x: &'a [f32], flat: &'a mut Vec<f32>) -> &'a [f32] {
@@ -434,15 +452,60 @@ struct Conv<'a> {
     wm: ArrayView2<'a, f32>,
     /// Examples per im2col group.
     g: usize,
+    /// Whether the direct kernels run this convolution instead of im2col and matrix products
+    /// (the same numbers, faster).
+    direct: bool,
 }
 
-impl Conv<'_> {
+/// The three passes of a convolution, for sizing their scratch buffers.
+#[derive(Clone, Copy)]
+enum Pass {
+    Forward,
+    WeightGrad,
+    InputGrad,
+}
+
+impl<'a> Conv<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(s: Shape, o: Shape, k: usize, p: usize, n: usize, x: &'a [f32], w: &'a [f32], oc: usize) -> Self {
+        let ckk = s.c * k * k;
+        Self {
+            s,
+            o,
+            k,
+            p,
+            n,
+            x,
+            wm: mat(w, oc, ckk),
+            g: group_size(ckk * o.h * o.w, n),
+            direct: direct_fits(s, o),
+        }
+    }
+
     fn ckk(&self) -> usize {
         self.s.c * self.k * self.k
     }
 
+    /// Scratch values one thread needs for `pass`.
+    fn scratch(&self, pass: Pass) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.direct {
+            return match pass {
+                Pass::Forward => direct::forward_scratch(self),
+                Pass::WeightGrad => direct::weight_grad_scratch(self),
+                Pass::InputGrad => direct::input_grad_scratch(self),
+            };
+        }
+        let _ = pass;
+        self.ckk() * self.g * self.o.h * self.o.w
+    }
+
     /// The outputs of the examples `part` (`y` is their block of the output matrix) with bias `b`.
     fn forward(&self, part: Range<usize>, b: &[f32], mut y: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.direct {
+            return direct::forward(self, part, b, y, cols);
+        }
         let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
         for (mut row, bias) in y.rows_mut().into_iter().zip(b) {
             row.fill(*bias);
@@ -461,6 +524,10 @@ impl Conv<'_> {
     /// the out channels × (c·k·k) weight gradient: sums over the whole batch, example after
     /// example.
     fn weight_grad(&self, dy: &[f32], rows: Range<usize>, mut gw: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.direct {
+            return direct::weight_grad(self, dy, rows, gw, cols);
+        }
         let ohw = self.o.h * self.o.w;
         let q = rows.len();
         for first in (0..self.n).step_by(self.g) {
@@ -494,6 +561,10 @@ impl Conv<'_> {
     /// The input gradient of the examples `part` (`dx` is their block of the input, channels ×
     /// (examples·pixels)).
     fn input_grad(&self, dy: &[f32], part: Range<usize>, mut dx: ArrayViewMut2<'_, f32>, dcols: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.direct {
+            return direct::input_grad(self, dy, part, dx, dcols);
+        }
         let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
         dx.fill(0.0);
         for first in part.clone().step_by(self.g) {
@@ -536,11 +607,9 @@ pub(crate) fn forward(
             });
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
-            let ckk = s.c * k * k;
-            let (w, b) = params.split_at(oc * ckk);
-            let g = group_size(ckk * o.h * o.w, n);
-            let conv = Conv { s, o, k, p, n, x, wm: mat(w, oc, ckk), g };
-            let cols = buffers(&mut cache.cols, threads, ckk * g * o.h * o.w);
+            let (w, b) = params.split_at(oc * s.c * k * k);
+            let conv = Conv::new(s, o, k, p, n, x, w, oc);
+            let (g, cols) = (conv.g, buffers(&mut cache.cols, threads, conv.scratch(Pass::Forward)));
             examples_in_parts(threads, g, o, out_view_mut(y, o, n, 0, n), cols, &|r, y, cols| {
                 conv.forward(r, b, y, cols);
             });
@@ -684,15 +753,13 @@ pub(crate) fn backward(
             let ckk = s.c * k * k;
             let (w, _) = params.split_at(oc * ckk);
             let (gw, gb) = grads.split_at_mut(oc * ckk);
-            let g = group_size(ckk * o.h * o.w, n);
-            let conv = Conv { s, o, k, p, n, x, wm: mat(w, oc, ckk), g };
-            let per_group = ckk * g * o.h * o.w;
+            let conv = Conv::new(s, o, k, p, n, x, w, oc);
             let Cache { cols, dcols, .. } = cache;
             // dW = Σ dY colsᵀ, its columns (kernel entries) split between the threads, each of
             // which builds only its rows of the im2col matrix.
             in_parts(
                 threads,
-                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, per_group)),
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad))),
                 &|(r, gw, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
                     let mid = cut(&r, 1, t1, t);
                     let (a, b) = gw.split_at(ndarray::Axis(1), mid - r.start);
@@ -704,10 +771,17 @@ pub(crate) fn backward(
             // db = Σ dY over examples and pixels, its channels split between the threads.
             rows_in_parts(threads, gb, 1, &|r, gb| conv.bias_grad(dy, r, gb));
             if let Some(dx) = dx {
-                let dcols = buffers(dcols, threads, per_group);
-                examples_in_parts(threads, g, s, out_view_mut(dx, s, n, 0, n), dcols, &|r, dx, dcols| {
-                    conv.input_grad(dy, r, dx, dcols);
-                });
+                let dcols = buffers(dcols, threads, conv.scratch(Pass::InputGrad));
+                examples_in_parts(
+                    threads,
+                    conv.g,
+                    s,
+                    out_view_mut(dx, s, n, 0, n),
+                    dcols,
+                    &|r, dx, dcols| {
+                        conv.input_grad(dy, r, dx, dcols);
+                    },
+                );
             }
         }
         Layer::MaxPool => {
@@ -829,6 +903,66 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn direct_kernels_round_exactly_like_im2col_and_matrix_products() {
+        use rand::SeedableRng;
+        if !direct_fits(Shape::image(1, 28, 28), Shape::image(6, 28, 28)) {
+            return; // No AVX2 and FMA here: every convolution takes the im2col path.
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let u = Uniform::new(-1.0f32, 1.0).unwrap();
+        let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.sample(u)).collect() };
+        // (input, out channels, kernel, padding, examples): LeNet's two convolutions, odd sizes,
+        // more than 256 kernel entries (two blocks of the weight product's inner dimension), and
+        // more than 256 output channels (two blocks of the input gradient's).
+        let cases = [
+            (Shape::image(1, 28, 28), 6, 5, 2, 5),
+            (Shape::image(6, 14, 14), 16, 5, 0, 4),
+            (Shape::image(3, 7, 9), 5, 3, 1, 3),
+            (Shape::image(2, 6, 6), 20, 3, 2, 2),
+            (Shape::image(12, 5, 5), 9, 5, 2, 2),
+            (Shape::image(1, 9, 7), 300, 3, 1, 2),
+        ];
+        for (s, oc, k, p, n) in cases {
+            let o = Layer::Conv { out_channels: oc, kernel: k, padding: p }.output_shape(s).unwrap();
+            let ckk = s.c * k * k;
+            let (x, w, b, dy) = (random(n * s.len()), random(oc * ckk), random(oc), random(n * o.len()));
+            let direct = Conv::new(s, o, k, p, n, &x, &w, oc);
+            assert!(direct.direct);
+            let gemm = Conv { direct: false, ..direct };
+            let same = |a: &[f32], b: &[f32], what: &str| {
+                let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
+                assert_eq!(differ, 0, "{what} of {s:?} → {o:?}: {differ} of {} values differ", a.len());
+            };
+            let run = |conv: Conv<'_>| {
+                let mut scratch = vec![0.0; conv.scratch(Pass::Forward)];
+                let mut y = vec![0.0; n * o.len()];
+                conv.forward(0..n, &b, out_view_mut(&mut y, o, n, 0, n), &mut scratch);
+                // The weight gradient adds onto what is there, over all kernel entries and
+                // over a part of them, as a thread's share.
+                let mut gw = (0..oc * ckk).map(|i| (i as f32 * 0.1).sin()).collect::<Vec<_>>();
+                let mut scratch = vec![0.0; conv.scratch(Pass::WeightGrad)];
+                let part = 1..ckk - 1;
+                conv.weight_grad(
+                    &dy,
+                    part.clone(),
+                    mat_mut(&mut gw, oc, ckk).slice_move(ndarray::s![.., part]),
+                    &mut scratch,
+                );
+                conv.weight_grad(&dy, 0..ckk, mat_mut(&mut gw, oc, ckk), &mut scratch);
+                let mut dx = vec![0.0; n * s.len()];
+                let mut scratch = vec![0.0; conv.scratch(Pass::InputGrad)];
+                conv.input_grad(&dy, 1..n, out_view_mut(&mut dx, s, n, 1, n - 1), &mut scratch);
+                (y, gw, dx)
+            };
+            let (y, gw, dx) = run(direct);
+            let (y0, gw0, dx0) = run(gemm);
+            same(&y, &y0, "outputs");
+            same(&gw, &gw0, "weight gradients");
+            same(&dx, &dx0, "input gradients");
         }
     }
 
