@@ -198,6 +198,10 @@ pub(crate) struct Cache {
     flat: Vec<f32>,
     /// The input gradient in NCHW order (idem).
     dflat: Vec<f32>,
+    /// The input, zero-padded, for the direct convolution kernels.
+    padded: Vec<f32>,
+    /// The output gradient, pixel-major, for the direct kernels' weight gradient.
+    dyt: Vec<f32>,
 }
 
 /// One buffer per thread, each of at least `len` values.
@@ -417,17 +421,6 @@ fn col2im(cols: &[f32], s: Shape, k: usize, p: usize, o: Shape, m: usize, mut dx
     }
 }
 
-/// Whether the direct kernels of [`direct`] run a convolution from `s` to `o` on this machine.
-fn direct_fits(s: Shape, o: Shape) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return direct::available() && direct::fits(s, o);
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (s, o);
-        false
-    }
-}
-
 /// The batch as an n × (c·h·w) NCHW matrix: `x` itself, or a copy in `flat` if `x` is
 /// channel-major with several channels.
 fn example_major<'a>(s: Shape, n: usize, x: &'a [f32], flat: &'a mut Vec<f32>) -> &'a [f32] {
@@ -452,9 +445,10 @@ struct Conv<'a> {
     wm: ArrayView2<'a, f32>,
     /// Examples per im2col group.
     g: usize,
-    /// Whether the direct kernels run this convolution instead of im2col and matrix products
-    /// (the same numbers, faster).
-    direct: bool,
+    /// The direct kernels' instruction set, if they run this convolution instead of im2col
+    /// and matrix products (the same numbers, faster).
+    #[cfg(target_arch = "x86_64")]
+    direct: Option<direct::Isa>,
 }
 
 /// The three passes of a convolution, for sizing their scratch buffers.
@@ -478,7 +472,8 @@ impl<'a> Conv<'a> {
             x,
             wm: mat(w, oc, ckk),
             g: group_size(ckk * o.h * o.w, n),
-            direct: direct_fits(s, o),
+            #[cfg(target_arch = "x86_64")]
+            direct: direct::Isa::detect().filter(|_| direct::fits(s, o)),
         }
     }
 
@@ -489,10 +484,10 @@ impl<'a> Conv<'a> {
     /// Scratch values one thread needs for `pass`.
     fn scratch(&self, pass: Pass) -> usize {
         #[cfg(target_arch = "x86_64")]
-        if self.direct {
+        if let Some(isa) = self.direct {
             return match pass {
                 Pass::Forward => direct::forward_scratch(self),
-                Pass::WeightGrad => direct::weight_grad_scratch(self),
+                Pass::WeightGrad => direct::weight_grad_scratch(self, isa),
                 Pass::InputGrad => direct::input_grad_scratch(self),
             };
         }
@@ -502,10 +497,6 @@ impl<'a> Conv<'a> {
 
     /// The outputs of the examples `part` (`y` is their block of the output matrix) with bias `b`.
     fn forward(&self, part: Range<usize>, b: &[f32], mut y: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.direct {
-            return direct::forward(self, part, b, y, cols);
-        }
         let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
         for (mut row, bias) in y.rows_mut().into_iter().zip(b) {
             row.fill(*bias);
@@ -524,10 +515,6 @@ impl<'a> Conv<'a> {
     /// the out channels × (c·k·k) weight gradient: sums over the whole batch, example after
     /// example.
     fn weight_grad(&self, dy: &[f32], rows: Range<usize>, mut gw: ArrayViewMut2<'_, f32>, cols: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.direct {
-            return direct::weight_grad(self, dy, rows, gw, cols);
-        }
         let ohw = self.o.h * self.o.w;
         let q = rows.len();
         for first in (0..self.n).step_by(self.g) {
@@ -561,10 +548,6 @@ impl<'a> Conv<'a> {
     /// The input gradient of the examples `part` (`dx` is their block of the input, channels ×
     /// (examples·pixels)).
     fn input_grad(&self, dy: &[f32], part: Range<usize>, mut dx: ArrayViewMut2<'_, f32>, dcols: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.direct {
-            return direct::input_grad(self, dy, part, dx, dcols);
-        }
         let (ckk, ohw) = (self.ckk(), self.o.h * self.o.w);
         dx.fill(0.0);
         for first in part.clone().step_by(self.g) {
@@ -610,6 +593,15 @@ pub(crate) fn forward(
             let (w, b) = params.split_at(oc * s.c * k * k);
             let conv = Conv::new(s, o, k, p, n, x, w, oc);
             let (g, cols) = (conv.g, buffers(&mut cache.cols, threads, conv.scratch(Pass::Forward)));
+            #[cfg(target_arch = "x86_64")]
+            if let Some(isa) = conv.direct {
+                direct::pad_batch(&conv, threads, &mut cache.padded);
+                let padded = &cache.padded[..];
+                examples_in_parts(threads, g, o, out_view_mut(y, o, n, 0, n), cols, &|r, y, cols| {
+                    direct::forward(&conv, isa, padded, r, b, y, cols);
+                });
+                return;
+            }
             examples_in_parts(threads, g, o, out_view_mut(y, o, n, 0, n), cols, &|r, y, cols| {
                 conv.forward(r, b, y, cols);
             });
@@ -754,34 +746,47 @@ pub(crate) fn backward(
             let (w, _) = params.split_at(oc * ckk);
             let (gw, gb) = grads.split_at_mut(oc * ckk);
             let conv = Conv::new(s, o, k, p, n, x, w, oc);
-            let Cache { cols, dcols, .. } = cache;
+            let Cache { cols, dcols, padded, dyt, .. } = cache;
             // dW = Σ dY colsᵀ, its columns (kernel entries) split between the threads, each of
-            // which builds only its rows of the im2col matrix.
-            in_parts(
-                threads,
-                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad))),
-                &|(r, gw, bufs): (Range<usize>, ArrayViewMut2<'_, f32>, &mut [Vec<f32>]), t1, t| {
-                    let mid = cut(&r, 1, t1, t);
-                    let (a, b) = gw.split_at(ndarray::Axis(1), mid - r.start);
-                    let (b1, b2) = bufs.split_at_mut(t1);
-                    ((r.start..mid, a, b1), (mid..r.end, b, b2))
-                },
-                &|(r, gw, bufs)| conv.weight_grad(dy, r, gw, &mut bufs[0]),
-            );
+            // which builds only its rows of the im2col matrix (or, with the direct kernels,
+            // reads the padded input the forward pass left and dy transposed once for all).
+            let whole =
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad)));
+            let split = &split_columns;
+            #[cfg(target_arch = "x86_64")]
+            let direct = conv.direct;
+            #[cfg(not(target_arch = "x86_64"))]
+            let direct: Option<()> = None;
+            match direct {
+                #[cfg(target_arch = "x86_64")]
+                Some(isa) => {
+                    direct::transpose_dy(&conv, isa, dy, threads, dyt);
+                    let (padded, dyt) = (&padded[..], &dyt[..]);
+                    in_parts(threads, whole, split, &|(r, gw, bufs)| {
+                        direct::weight_grad(&conv, isa, padded, dyt, r, gw, &mut bufs[0]);
+                    });
+                }
+                _ => {
+                    let _ = (&padded, &dyt);
+                    in_parts(threads, whole, split, &|(r, gw, bufs)| {
+                        conv.weight_grad(dy, r, gw, &mut bufs[0])
+                    });
+                }
+            }
             // db = Σ dY over examples and pixels, its channels split between the threads.
             rows_in_parts(threads, gb, 1, &|r, gb| conv.bias_grad(dy, r, gb));
             if let Some(dx) = dx {
                 let dcols = buffers(dcols, threads, conv.scratch(Pass::InputGrad));
-                examples_in_parts(
-                    threads,
-                    conv.g,
-                    s,
-                    out_view_mut(dx, s, n, 0, n),
-                    dcols,
-                    &|r, dx, dcols| {
+                let dx = out_view_mut(dx, s, n, 0, n);
+                match direct {
+                    #[cfg(target_arch = "x86_64")]
+                    Some(isa) => examples_in_parts(threads, conv.g, s, dx, dcols, &|r, dx, dcols| {
+                        direct::input_grad(&conv, isa, dy, r, dx, dcols);
+                    }),
+                    _ => examples_in_parts(threads, conv.g, s, dx, dcols, &|r, dx, dcols| {
                         conv.input_grad(dy, r, dx, dcols);
-                    },
-                );
+                    }),
+                }
             }
         }
         Layer::MaxPool => {
@@ -795,6 +800,17 @@ pub(crate) fn backward(
             }
         }
     }
+}
+
+/// A thread's share of a weight gradient: its kernel entries, their columns, its buffers.
+type Columns<'a> = (Range<usize>, ArrayViewMut2<'a, f32>, &'a mut [Vec<f32>]);
+
+/// Cuts a share of kernel entries for `t1` of `t` threads (see [`in_parts`]).
+fn split_columns<'a>((r, gw, bufs): Columns<'a>, t1: usize, t: usize) -> (Columns<'a>, Columns<'a>) {
+    let mid = cut(&r, 1, t1, t);
+    let (a, b) = gw.split_at(ndarray::Axis(1), mid - r.start);
+    let (b1, b2) = bufs.split_at_mut(t1);
+    ((r.start..mid, a, b1), (mid..r.end, b, b2))
 }
 
 /// dx = dy Wᵀ for a dense layer (dy: n × out, W: d × out, dx: n × d), its rows split over
@@ -906,63 +922,110 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn direct_kernels_round_exactly_like_im2col_and_matrix_products() {
         use rand::SeedableRng;
-        if !direct_fits(Shape::image(1, 28, 28), Shape::image(6, 28, 28)) {
-            return; // No AVX2 and FMA here: every convolution takes the im2col path.
-        }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let u = Uniform::new(-1.0f32, 1.0).unwrap();
         let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.sample(u)).collect() };
         // (input, out channels, kernel, padding, examples): LeNet's two convolutions, odd sizes,
-        // more than 256 kernel entries (two blocks of the weight product's inner dimension), and
-        // more than 256 output channels (two blocks of the input gradient's).
+        // more than 256 kernel entries (two blocks of the weight product's inner dimension),
+        // more than 256 output channels (two blocks of the input gradient's), and channel
+        // counts that fill vectors of 8 and 16 in every way.
         let cases = [
             (Shape::image(1, 28, 28), 6, 5, 2, 5),
             (Shape::image(6, 14, 14), 16, 5, 0, 4),
             (Shape::image(3, 7, 9), 5, 3, 1, 3),
             (Shape::image(2, 6, 6), 20, 3, 2, 2),
+            (Shape::image(2, 6, 5), 9, 2, 0, 2),
+            (Shape::image(2, 5, 6), 40, 3, 1, 2),
             (Shape::image(12, 5, 5), 9, 5, 2, 2),
             (Shape::image(1, 9, 7), 300, 3, 1, 2),
         ];
+        let isas = direct::Isa::all();
         for (s, oc, k, p, n) in cases {
             let o = Layer::Conv { out_channels: oc, kernel: k, padding: p }.output_shape(s).unwrap();
             let ckk = s.c * k * k;
             let (x, w, b, dy) = (random(n * s.len()), random(oc * ckk), random(oc), random(n * o.len()));
-            let direct = Conv::new(s, o, k, p, n, &x, &w, oc);
-            assert!(direct.direct);
-            let gemm = Conv { direct: false, ..direct };
-            let same = |a: &[f32], b: &[f32], what: &str| {
-                let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
-                assert_eq!(differ, 0, "{what} of {s:?} → {o:?}: {differ} of {} values differ", a.len());
-            };
-            let run = |conv: Conv<'_>| {
-                let mut scratch = vec![0.0; conv.scratch(Pass::Forward)];
+            let gemm = Conv { direct: None, ..Conv::new(s, o, k, p, n, &x, &w, oc) };
+            // The weight gradient adds onto what is there: over a share of the kernel entries,
+            // as one thread's, then over all of them.
+            let (start, part) =
+                ((0..oc * ckk).map(|i| (i as f32 * 0.1).sin()).collect::<Vec<_>>(), 1..ckk - 1);
+            fn columns(gw: &mut [f32], oc: usize, r: Range<usize>) -> ArrayViewMut2<'_, f32> {
+                let ckk = gw.len() / oc;
+                mat_mut(gw, oc, ckk).slice_move(ndarray::s![.., r])
+            }
+            let mut y0 = vec![0.0; n * o.len()];
+            let mut scratch = vec![0.0; gemm.scratch(Pass::Forward)];
+            gemm.forward(0..n, &b, out_view_mut(&mut y0, o, n, 0, n), &mut scratch);
+            let mut gw0 = start.clone();
+            let mut scratch = vec![0.0; gemm.scratch(Pass::WeightGrad)];
+            gemm.weight_grad(&dy, part.clone(), columns(&mut gw0, oc, part.clone()), &mut scratch);
+            gemm.weight_grad(&dy, 0..ckk, columns(&mut gw0, oc, 0..ckk), &mut scratch);
+            let mut dx0 = vec![0.0; n * s.len()];
+            let mut scratch = vec![0.0; gemm.scratch(Pass::InputGrad)];
+            gemm.input_grad(&dy, 1..n, out_view_mut(&mut dx0, s, n, 1, n - 1), &mut scratch);
+            for &isa in &isas {
+                let conv = Conv { direct: Some(isa), ..gemm };
+                let same = |a: &[f32], b: &[f32], what: &str| {
+                    let differ = a.iter().zip(b).filter(|(a, b)| a != b).count();
+                    assert_eq!(
+                        differ,
+                        0,
+                        "{isa:?}, {what} of {s:?} → {o:?}: {differ} of {} values differ",
+                        a.len()
+                    );
+                };
+                let (mut padded, mut dyt) = (Vec::new(), Vec::new());
+                direct::pad_batch(&conv, 1, &mut padded);
                 let mut y = vec![0.0; n * o.len()];
-                conv.forward(0..n, &b, out_view_mut(&mut y, o, n, 0, n), &mut scratch);
-                // The weight gradient adds onto what is there, over all kernel entries and
-                // over a part of them, as a thread's share.
-                let mut gw = (0..oc * ckk).map(|i| (i as f32 * 0.1).sin()).collect::<Vec<_>>();
-                let mut scratch = vec![0.0; conv.scratch(Pass::WeightGrad)];
-                let part = 1..ckk - 1;
-                conv.weight_grad(
-                    &dy,
-                    part.clone(),
-                    mat_mut(&mut gw, oc, ckk).slice_move(ndarray::s![.., part]),
+                let mut scratch = vec![0.0; conv.scratch(Pass::Forward)];
+                direct::forward(
+                    &conv,
+                    isa,
+                    &padded,
+                    0..n,
+                    &b,
+                    out_view_mut(&mut y, o, n, 0, n),
                     &mut scratch,
                 );
-                conv.weight_grad(&dy, 0..ckk, mat_mut(&mut gw, oc, ckk), &mut scratch);
+                same(&y, &y0, "outputs");
+                direct::transpose_dy(&conv, isa, &dy, 1, &mut dyt);
+                let mut gw = start.clone();
+                let mut scratch = vec![0.0; conv.scratch(Pass::WeightGrad)];
+                direct::weight_grad(
+                    &conv,
+                    isa,
+                    &padded,
+                    &dyt,
+                    part.clone(),
+                    columns(&mut gw, oc, part.clone()),
+                    &mut scratch,
+                );
+                direct::weight_grad(
+                    &conv,
+                    isa,
+                    &padded,
+                    &dyt,
+                    0..ckk,
+                    columns(&mut gw, oc, 0..ckk),
+                    &mut scratch,
+                );
+                same(&gw, &gw0, "weight gradients");
                 let mut dx = vec![0.0; n * s.len()];
                 let mut scratch = vec![0.0; conv.scratch(Pass::InputGrad)];
-                conv.input_grad(&dy, 1..n, out_view_mut(&mut dx, s, n, 1, n - 1), &mut scratch);
-                (y, gw, dx)
-            };
-            let (y, gw, dx) = run(direct);
-            let (y0, gw0, dx0) = run(gemm);
-            same(&y, &y0, "outputs");
-            same(&gw, &gw0, "weight gradients");
-            same(&dx, &dx0, "input gradients");
+                direct::input_grad(
+                    &conv,
+                    isa,
+                    &dy,
+                    1..n,
+                    out_view_mut(&mut dx, s, n, 1, n - 1),
+                    &mut scratch,
+                );
+                same(&dx, &dx0, "input gradients");
+            }
         }
     }
 

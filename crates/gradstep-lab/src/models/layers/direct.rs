@@ -1,4 +1,5 @@
-//! Direct convolution kernels for x86-64 processors with AVX2 and FMA.
+//! Direct convolution kernels for x86-64 processors with AVX2 and FMA (and AVX-512 where the
+//! processor has it).
 //!
 //! They compute what im2col followed by a matrix product computes, with the same roundings:
 //! every output value is the same chain of fused multiply-adds, in the same order, as in
@@ -6,9 +7,10 @@
 //! sums a product's inner dimension in blocks of [`KC`] entries: each block's sum starts from
 //! zero, adds one product after another with one rounding each (an FMA), and is then added to
 //! the output. The kernels here keep those blocks and that order, so a seeded training run gives
-//! the numbers the chapters pin, bit for bit (a test compares both paths on many shapes), while
+//! the numbers the chapters pin, bit for bit (a test compares every path on many shapes), while
 //! skipping the im2col copies and the matrix packing, which took more time than the arithmetic
-//! in LeNet's small convolutions.
+//! in LeNet's small convolutions. A vector lane computes one output value's chain whatever the
+//! vector width, so the AVX-512 kernels give the AVX2 kernels' numbers.
 //!
 //! The layouts: each example's input planes are copied into a zero-padded buffer with rows of
 //! `wp = w + 2p` values. Output pixel (oy, ox) then reads, for kernel entry (c, ki, kj), the
@@ -18,21 +20,57 @@
 //! drop (or zero) its last k − 1 columns.
 
 use std::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_storeu_ps,
+    __m256, __m512, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+    _mm256_storeu_ps, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_storeu_ps,
 };
 use std::ops::Range;
 
 use ndarray::ArrayViewMut2;
 
-use super::{Conv, Planes, Shape, copy_row};
+use super::{Conv, Planes, Shape, copy_row, rows_in_parts};
 
 /// `matrixmultiply`'s block of the inner dimension for `f32` (its `S_KC`).
 const KC: usize = 256;
 
-/// Whether this processor runs the kernels (and `matrixmultiply` its FMA kernel).
-pub(super) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+/// Extended-grid positions per tile of the forward pass and the input gradient.
+const CHUNK: usize = 48;
+
+/// The vector instructions the kernels run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Isa {
+    /// 16 lanes, 32 registers.
+    Avx512,
+    /// 8 lanes, 16 registers, with FMA.
+    Avx2,
+}
+
+impl Isa {
+    /// The widest this processor has, or `None` without AVX2 and FMA (then `matrixmultiply`
+    /// runs another kernel, with other roundings, and convolutions take the im2col path).
+    pub(super) fn detect() -> Option<Isa> {
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx2") && has!("fma")) {
+            return None;
+        }
+        Some(if has!("avx512f") { Isa::Avx512 } else { Isa::Avx2 })
+    }
+
+    /// Every kernel set this processor runs (for tests).
+    #[cfg(test)]
+    pub(super) fn all() -> Vec<Isa> {
+        match Isa::detect() {
+            Some(Isa::Avx512) => vec![Isa::Avx512, Isa::Avx2],
+            Some(Isa::Avx2) => vec![Isa::Avx2],
+            None => vec![],
+        }
+    }
+
+    /// Output channels per vector in the weight gradient: 16 for AVX-512 when there are more
+    /// than 8 (fewer would leave most lanes idle), else 8.
+    fn width(self, oc: usize) -> usize {
+        if self == Isa::Avx512 && oc > 8 { 16 } else { 8 }
+    }
 }
 
 /// Whether the kernels handle this convolution: images of more than one pixel in and out, so
@@ -66,15 +104,14 @@ impl Geometry {
         self.s.c * self.k * self.k
     }
 
-    /// Positions of the extended output grid, rounded up to a multiple of `chunk`.
-    fn ext(&self, chunk: usize) -> usize {
-        (self.o.h * self.wp).next_multiple_of(chunk)
+    /// Positions of the extended output grid, rounded up to whole tiles.
+    fn ext(&self) -> usize {
+        (self.o.h * self.wp).next_multiple_of(CHUNK)
     }
 
-    /// A padded buffer long enough for every kernel entry's run over an extended grid of
-    /// `ext` positions.
-    fn padded_len(&self, ext: usize) -> usize {
-        let reach = (self.s.c - 1) * self.plane + (self.k - 1) * (self.wp + 1) + ext;
+    /// A padded buffer long enough for every kernel entry's run over the extended grid.
+    fn padded_len(&self) -> usize {
+        let reach = (self.s.c - 1) * self.plane + (self.k - 1) * (self.wp + 1) + self.ext();
         reach.max(self.s.c * self.plane)
     }
 
@@ -83,68 +120,74 @@ impl Geometry {
         let k = self.k;
         q / (k * k) * self.plane + q / k % k * self.wp + q % k
     }
+}
 
-    /// Copies example `i` of `x` (layout `planes`) into `xp`, zero-padded.
-    fn pad(&self, x: &[f32], planes: Planes, i: usize, xp: &mut [f32]) {
-        let (s, p) = (self.s, self.p);
-        xp.fill(0.0);
-        for c in 0..s.c {
-            let img = &x[planes.at(c, i)..][..s.h * s.w];
-            for (iy, row) in img.chunks_exact(s.w).enumerate() {
-                copy_row(&mut xp[c * self.plane + (iy + p) * self.wp + p..][..s.w], row);
+/// Copies every example of the convolution's input into `padded`, zero-padded, one after the
+/// other, `padded_len` values apart; the forward pass and the weight gradient both read it.
+pub(super) fn pad_batch(conv: &Conv<'_>, threads: usize, padded: &mut Vec<f32>) {
+    let g = Geometry::of(conv);
+    let (s, p, stride) = (g.s, g.p, g.padded_len());
+    let planes = Planes::of(s, conv.n);
+    padded.resize(conv.n * stride, 0.0);
+    rows_in_parts(threads, &mut padded[..conv.n * stride], stride, &|r, part| {
+        for (i, xp) in r.zip(part.chunks_exact_mut(stride)) {
+            xp.fill(0.0);
+            for c in 0..s.c {
+                let img = &conv.x[planes.at(c, i)..][..s.h * s.w];
+                for (iy, row) in img.chunks_exact(s.w).enumerate() {
+                    copy_row(&mut xp[c * g.plane + (iy + p) * g.wp + p..][..s.w], row);
+                }
             }
         }
-    }
+    });
 }
 
 /// Scratch values the forward pass needs per thread.
 pub(super) fn forward_scratch(conv: &Conv<'_>) -> usize {
-    let g = Geometry::of(conv);
-    let ext = g.ext(FWD_CHUNK);
-    g.padded_len(ext) + conv.wm.nrows() * ext
+    conv.wm.nrows() * Geometry::of(conv).ext()
 }
 
-/// Extended-grid positions per forward tile: three vectors of eight.
-const FWD_CHUNK: usize = 24;
-
-/// The outputs of the examples `part` with bias `b`; `y` is their block of the output matrix
-/// (channels × examples·pixels, each row contiguous).
+/// The outputs of the examples `part` with bias `b`, from the batch [`pad_batch`] wrote; `y`
+/// is their block of the output matrix (channels × examples·pixels, each row contiguous).
 pub(super) fn forward(
     conv: &Conv<'_>,
+    isa: Isa,
+    padded: &[f32],
     part: Range<usize>,
     b: &[f32],
     mut y: ArrayViewMut2<'_, f32>,
     scratch: &mut [f32],
 ) {
     let g = Geometry::of(conv);
-    let (oc, ckk, ohw) = (conv.wm.nrows(), g.ckk(), g.o.h * g.o.w);
+    let (oc, ckk, ohw, stride, ext) = (conv.wm.nrows(), g.ckk(), g.o.h * g.o.w, g.padded_len(), g.ext());
     let w = conv.wm.as_slice().expect("the weights are one contiguous block");
-    let ext = g.ext(FWD_CHUNK);
-    let (xp, acc) = scratch.split_at_mut(g.padded_len(ext));
-    let acc = &mut acc[..oc * ext];
-    let planes = Planes::of(g.s, conv.n);
+    let acc = &mut scratch[..oc * ext];
     for (j, i) in part.enumerate() {
-        g.pad(conv.x, planes, i, xp);
+        let xp = &padded[i * stride..][..stride];
         for (row, &bias) in acc.chunks_exact_mut(ext).zip(b) {
             row.fill(bias);
         }
         for q in (0..ckk).step_by(KC) {
             let q = q..(q + KC).min(ckk);
-            for t in (0..ext).step_by(FWD_CHUNK) {
+            for t in (0..ext).step_by(CHUNK) {
                 let mut o = 0;
                 while o < oc {
                     let tile = (oc - o).min(4);
-                    // SAFETY: `available()` was checked by the caller; `xp` holds every kernel
+                    let (xs, ws, out) =
+                        (xp[t..].as_ptr(), w[o * ckk..].as_ptr(), acc[o * ext + t..].as_mut_ptr());
+                    // SAFETY: `isa` was detected on this processor; `xp` holds every kernel
                     // entry's run from `t` on (`padded_len`), `w` has `oc` rows of `ckk`, and
                     // `acc` has `oc` rows of `ext`, a multiple of the chunk.
                     unsafe {
-                        let (xs, ws, out) =
-                            (xp.as_ptr().add(t), w.as_ptr().add(o * ckk), acc.as_mut_ptr().add(o * ext + t));
-                        match tile {
-                            4 => forward_tile::<4>(&g, xs, ws, q.clone(), out, ext),
-                            3 => forward_tile::<3>(&g, xs, ws, q.clone(), out, ext),
-                            2 => forward_tile::<2>(&g, xs, ws, q.clone(), out, ext),
-                            _ => forward_tile::<1>(&g, xs, ws, q.clone(), out, ext),
+                        match (isa, tile) {
+                            (Isa::Avx512, 4) => forward_tile_512::<4>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx512, 3) => forward_tile_512::<3>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx512, 2) => forward_tile_512::<2>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx512, _) => forward_tile_512::<1>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx2, 4) => forward_tile::<4>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx2, 3) => forward_tile::<3>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx2, 2) => forward_tile::<2>(&g, xs, ws, q.clone(), out, ext),
+                            (Isa::Avx2, _) => forward_tile::<1>(&g, xs, ws, q.clone(), out, ext),
                         }
                     }
                     o += tile;
@@ -160,34 +203,14 @@ pub(super) fn forward(
     }
 }
 
-/// Adds, for `O` output channels (weights `w`, rows of `ckk`) and the 24 extended positions
-/// from `xs`, the sum over kernel entries `q` to `out` (rows `ext` apart).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_tile<const O: usize>(
-    g: &Geometry,
-    xs: *const f32,
-    w: *const f32,
-    q: Range<usize>,
-    out: *mut f32,
-    ext: usize,
-) {
-    let (ckk, k) = (g.ckk(), g.k);
-    let mut acc = [[_mm256_setzero_ps(); 3]; O];
-    // The kernel entry (row ki, column kj of its channel) and its offset, stepped along
-    // rather than divided out for every entry.
+/// Walks the kernel entries `q` of a tile: calls `f(q, offset)` with each entry's offset in
+/// the padded buffer, stepped along rather than divided out for every entry.
+#[inline(always)]
+fn entries(g: &Geometry, q: Range<usize>, mut f: impl FnMut(usize, usize)) {
+    let k = g.k;
     let (mut kj, mut ki, mut off) = (q.start % k, q.start / k % k, g.offset(q.start));
     for q in q {
-        // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
-        unsafe {
-            let x = xs.add(off);
-            let xv = [_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8)), _mm256_loadu_ps(x.add(16))];
-            for (o, acc) in acc.iter_mut().enumerate() {
-                let wv = _mm256_set1_ps(*w.add(o * ckk + q));
-                for (a, x) in acc.iter_mut().zip(xv) {
-                    *a = _mm256_fmadd_ps(wv, x, *a);
-                }
-            }
-        }
+        f(q, off);
         kj += 1;
         off += 1;
         if kj == k {
@@ -197,106 +220,170 @@ unsafe fn forward_tile<const O: usize>(
             }
         }
     }
-    for (o, acc) in acc.iter().enumerate() {
-        for (v, a) in acc.iter().enumerate() {
+}
+
+/// Adds, for `O` output channels (weights `w`, rows of `ckk`) and the 48 extended positions
+/// from `xs`, the sum over kernel entries `q` to `out` (rows `ext` apart): two halves of 24.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_tile<const O: usize>(
+    g: &Geometry,
+    xs: *const f32,
+    w: *const f32,
+    q: Range<usize>,
+    out: *mut f32,
+    ext: usize,
+) {
+    let ckk = g.ckk();
+    for half in [0, 24] {
+        let mut acc = [[_mm256_setzero_ps(); 3]; O];
+        entries(g, q.clone(), |q, off| {
+            // SAFETY (this block and the next): the caller's buffers cover these reads and
+            // writes.
             unsafe {
-                let at = out.add(o * ext + 8 * v);
-                _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
+                let x = xs.add(off + half);
+                let xv = [_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8)), _mm256_loadu_ps(x.add(16))];
+                for (o, acc) in acc.iter_mut().enumerate() {
+                    let wv = _mm256_set1_ps(*w.add(o * ckk + q));
+                    for (a, x) in acc.iter_mut().zip(xv) {
+                        *a = _mm256_fmadd_ps(wv, x, *a);
+                    }
+                }
+            }
+        });
+        for (o, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                unsafe {
+                    let at = out.add(o * ext + half + 8 * v);
+                    _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
+                }
             }
         }
     }
 }
 
-/// Scratch values the weight gradient needs per thread.
-pub(super) fn weight_grad_scratch(conv: &Conv<'_>) -> usize {
-    let g = Geometry::of(conv);
-    g.s.c * g.plane + (g.o.h * g.o.w + g.ckk()) * lanes(conv.wm.nrows())
+/// [`forward_tile`] with vectors of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_tile_512<const O: usize>(
+    g: &Geometry,
+    xs: *const f32,
+    w: *const f32,
+    q: Range<usize>,
+    out: *mut f32,
+    ext: usize,
+) {
+    let ckk = g.ckk();
+    let mut acc = [[_mm512_setzero_ps(); 3]; O];
+    entries(g, q, |q, off| {
+        // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
+        unsafe {
+            let x = xs.add(off);
+            let xv = [_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)), _mm512_loadu_ps(x.add(32))];
+            for (o, acc) in acc.iter_mut().enumerate() {
+                let wv = _mm512_set1_ps(*w.add(o * ckk + q));
+                for (a, x) in acc.iter_mut().zip(xv) {
+                    *a = _mm512_fmadd_ps(wv, x, *a);
+                }
+            }
+        }
+    });
+    for (o, acc) in acc.iter().enumerate() {
+        for (v, a) in acc.iter().enumerate() {
+            unsafe {
+                let at = out.add(o * ext + 16 * v);
+                _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
+            }
+        }
+    }
 }
 
-/// Output channels rounded up to whole vectors.
-fn lanes(oc: usize) -> usize {
-    oc.next_multiple_of(8)
+/// Output channels rounded up to whole vectors of the weight gradient.
+fn lanes(isa: Isa, oc: usize) -> usize {
+    oc.next_multiple_of(isa.width(oc))
+}
+
+/// Writes dy of the whole batch pixel-major into `dyt`: per example, per output pixel, a vector
+/// of its output channels (zero past `oc`), so that the weight gradient loads channels as
+/// vectors.
+pub(super) fn transpose_dy(conv: &Conv<'_>, isa: Isa, dy: &[f32], threads: usize, dyt: &mut Vec<f32>) {
+    let (oc, o) = (conv.wm.nrows(), conv.o);
+    let (ohw, lanes) = (o.h * o.w, lanes(isa, oc));
+    let out = Planes::of(o, conv.n);
+    dyt.resize(conv.n * ohw * lanes, 0.0);
+    rows_in_parts(threads, &mut dyt[..conv.n * ohw * lanes], ohw * lanes, &|r, part| {
+        for (i, example) in r.zip(part.chunks_exact_mut(ohw * lanes)) {
+            for (pix, v) in example.chunks_exact_mut(lanes).enumerate() {
+                for (c, v) in v.iter_mut().enumerate() {
+                    *v = if c < oc { dy[out.at(c, i) + pix] } else { 0.0 };
+                }
+            }
+        }
+    });
+}
+
+/// Scratch values the weight gradient needs per thread.
+pub(super) fn weight_grad_scratch(conv: &Conv<'_>, isa: Isa) -> usize {
+    Geometry::of(conv).ckk() * lanes(isa, conv.wm.nrows())
 }
 
 /// Adds the gradient of the weight columns `rows` (kernel entries) to `gw` (out channels ×
-/// `rows`), summing over the batch example after example.
+/// `rows`), summing over the batch example after example, from the padded batch and the
+/// transposed dy.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn weight_grad(
     conv: &Conv<'_>,
-    dy: &[f32],
+    isa: Isa,
+    padded: &[f32],
+    dyt: &[f32],
     rows: Range<usize>,
     mut gw: ArrayViewMut2<'_, f32>,
     scratch: &mut [f32],
 ) {
     let g = Geometry::of(conv);
-    let (oc, ohw) = (conv.wm.nrows(), g.o.h * g.o.w);
-    let lanes = lanes(oc);
-    let (xp, rest) = scratch.split_at_mut(g.s.c * g.plane);
-    let (dyt, gwt) = rest.split_at_mut(ohw * lanes);
+    let (oc, ohw, stride) = (conv.wm.nrows(), g.o.h * g.o.w, g.padded_len());
+    let (lanes, width) = (lanes(isa, oc), isa.width(oc));
     // The gradient's columns, transposed: a vector of output channels per kernel entry, so
     // that a tile adds its sums with vector adds (the same roundings as one add per entry).
-    let gwt = &mut gwt[..rows.len() * lanes];
+    let gwt = &mut scratch[..rows.len() * lanes];
     gwt.fill(0.0);
     for ((o, q), v) in gw.indexed_iter() {
         gwt[q * lanes + o] = *v;
     }
-    let (inp, out) = (Planes::of(g.s, conv.n), Planes::of(g.o, conv.n));
     let offsets = |q: usize| if q < rows.end { g.offset(q) } else { 0 };
-    dyt.fill(0.0);
     for i in 0..conv.n {
-        g.pad(conv.x, inp, i, xp);
-        // dy of this example, pixel-major: a vector of output channels per pixel (the lanes
-        // past `oc` stay zero).
-        for o in 0..oc {
-            for (pix, v) in dy[out.at(o, i)..][..ohw].iter().enumerate() {
-                dyt[pix * lanes + o] = *v;
-            }
-        }
+        let xp = padded[i * stride..][..stride].as_ptr();
+        let dyt = &dyt[i * ohw * lanes..][..ohw * lanes];
         for block in (0..ohw).step_by(KC) {
             let pixels = block..(block + KC).min(ohw);
             let mut v = 0;
-            while v < lanes / 8 {
-                if lanes / 8 - v >= 2 {
-                    for q in rows.clone().step_by(6) {
-                        let offs: [usize; 6] = std::array::from_fn(|t| offsets(q + t));
-                        let valid = (rows.end - q).min(6);
-                        let sums = gwt[(q - rows.start) * lanes + 8 * v..].as_mut_ptr();
-                        // SAFETY: `available()` was checked by the caller; every offset plus
-                        // a pixel's base position lies inside the padded planes, `dyt` has a
-                        // row of `lanes` per pixel and `gwt` one per kernel entry in `rows`.
-                        unsafe {
-                            weight_tile::<6, 2>(
-                                &g,
-                                xp.as_ptr(),
-                                &offs,
-                                dyt.as_ptr().add(8 * v),
-                                lanes,
-                                pixels.clone(),
-                                sums,
-                                valid,
-                            )
-                        };
+            while v < lanes {
+                let mut at = |q: usize| gwt[(q - rows.start) * lanes + v..].as_mut_ptr();
+                let d = dyt[v..].as_ptr();
+                // SAFETY: `isa` was detected on this processor; every offset plus a pixel's
+                // base position lies inside the example's padded planes, `dyt` has a row of
+                // `lanes` per pixel and `gwt` one per kernel entry in `rows`.
+                unsafe {
+                    if width == 16 {
+                        for q in rows.clone().step_by(25) {
+                            let offs = std::array::from_fn(|t| offsets(q + t));
+                            let valid = (rows.end - q).min(25);
+                            weight_tile_512::<25>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
+                        }
+                        v += 16;
+                    } else if lanes - v >= 16 {
+                        for q in rows.clone().step_by(6) {
+                            let offs = std::array::from_fn(|t| offsets(q + t));
+                            let valid = (rows.end - q).min(6);
+                            weight_tile::<6, 2>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
+                        }
+                        v += 16;
+                    } else {
+                        for q in rows.clone().step_by(13) {
+                            let offs = std::array::from_fn(|t| offsets(q + t));
+                            let valid = (rows.end - q).min(13);
+                            weight_tile::<13, 1>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
+                        }
+                        v += 8;
                     }
-                    v += 2;
-                } else {
-                    for q in rows.clone().step_by(13) {
-                        let offs: [usize; 13] = std::array::from_fn(|t| offsets(q + t));
-                        let valid = (rows.end - q).min(13);
-                        let sums = gwt[(q - rows.start) * lanes + 8 * v..].as_mut_ptr();
-                        // SAFETY: as above.
-                        unsafe {
-                            weight_tile::<13, 1>(
-                                &g,
-                                xp.as_ptr(),
-                                &offs,
-                                dyt.as_ptr().add(8 * v),
-                                lanes,
-                                pixels.clone(),
-                                sums,
-                                valid,
-                            )
-                        };
-                    }
-                    v += 1;
                 }
             }
         }
@@ -306,10 +393,11 @@ pub(super) fn weight_grad(
     }
 }
 
-/// Adds to `sums` (the first `valid` of `Q` kernel entries) the sums over `pixels` of dy
-/// (vectors `V` of output channels from `dyt`) times the input value each entry reads there.
-#[target_feature(enable = "avx2,fma")]
+/// Adds to `sums` (the first `valid` of `Q` kernel entries, rows `lanes` apart) the sums over
+/// `pixels` of dy (`V` vectors of output channels from `dyt`) times the input value each entry
+/// reads there.
 #[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn weight_tile<const Q: usize, const V: usize>(
     g: &Geometry,
     xp: *const f32,
@@ -340,7 +428,7 @@ unsafe fn weight_tile<const Q: usize, const V: usize>(
             (ox, oy) = (0, oy + 1);
         }
     }
-    // The block's sums go onto the gradient (rows `lanes` apart), one add per entry.
+    // The block's sums go onto the gradient, one add per entry.
     for (t, acc) in acc.iter().enumerate().take(valid) {
         for (v, a) in acc.iter().enumerate() {
             // SAFETY: the caller's `sums` has `valid` rows of `V` vectors.
@@ -352,14 +440,49 @@ unsafe fn weight_tile<const Q: usize, const V: usize>(
     }
 }
 
-/// Extended-grid positions per input-gradient tile: six vectors of eight.
-const BWD_CHUNK: usize = 48;
+/// [`weight_tile`] with one vector of 16 output channels.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_tile_512<const Q: usize>(
+    g: &Geometry,
+    xp: *const f32,
+    offs: &[usize; Q],
+    dyt: *const f32,
+    lanes: usize,
+    pixels: Range<usize>,
+    sums: *mut f32,
+    valid: usize,
+) {
+    let mut acc = [_mm512_setzero_ps(); Q];
+    let ow = g.o.w;
+    let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
+    for pix in pixels {
+        // SAFETY: the caller's buffers cover these reads.
+        unsafe {
+            let base = xp.add(oy * g.wp + ox);
+            let d: __m512 = _mm512_loadu_ps(dyt.add(pix * lanes));
+            for (a, off) in acc.iter_mut().zip(offs) {
+                *a = _mm512_fmadd_ps(d, _mm512_set1_ps(*base.add(*off)), *a);
+            }
+        }
+        ox += 1;
+        if ox == ow {
+            (ox, oy) = (0, oy + 1);
+        }
+    }
+    for (t, a) in acc.iter().enumerate().take(valid) {
+        // SAFETY: the caller's `sums` has `valid` rows of 16 values.
+        unsafe {
+            let at = sums.add(t * lanes);
+            _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
+        }
+    }
+}
 
 /// Scratch values the input gradient needs per thread.
 pub(super) fn input_grad_scratch(conv: &Conv<'_>) -> usize {
     let g = Geometry::of(conv);
-    let ext = g.ext(BWD_CHUNK);
-    g.padded_len(ext) + conv.wm.nrows() * ext
+    g.padded_len() + conv.wm.nrows() * g.ext()
 }
 
 /// The input gradient of the examples `part`; `dx` is their block of the input (channels ×
@@ -367,16 +490,16 @@ pub(super) fn input_grad_scratch(conv: &Conv<'_>) -> usize {
 /// entries are added in their order, as col2im adds them.
 pub(super) fn input_grad(
     conv: &Conv<'_>,
+    isa: Isa,
     dy: &[f32],
     part: Range<usize>,
     mut dx: ArrayViewMut2<'_, f32>,
     scratch: &mut [f32],
 ) {
     let g = Geometry::of(conv);
-    let (oc, ckk, hw) = (conv.wm.nrows(), g.ckk(), g.s.h * g.s.w);
+    let (oc, ckk, hw, ext) = (conv.wm.nrows(), g.ckk(), g.s.h * g.s.w, g.ext());
     let w = conv.wm.as_slice().expect("the weights are one contiguous block");
-    let ext = g.ext(BWD_CHUNK);
-    let (dxp, dye) = scratch.split_at_mut(g.padded_len(ext));
+    let (dxp, dye) = scratch.split_at_mut(g.padded_len());
     let dye = &mut dye[..oc * ext];
     let out = Planes::of(g.o, conv.n);
     for (j, i) in part.enumerate() {
@@ -389,23 +512,19 @@ pub(super) fn input_grad(
             }
         }
         dxp.fill(0.0);
-        for q in 0..ckk {
-            let off = g.offset(q);
-            for t in (0..ext).step_by(BWD_CHUNK) {
-                // SAFETY: `available()` was checked by the caller; `dye` has `oc` rows of
-                // `ext`, and `dxp` covers every kernel entry's run (`padded_len`).
+        entries(&g, 0..ckk, |q, off| {
+            for t in (0..ext).step_by(CHUNK) {
+                let (ws, d, x) = (w[q..].as_ptr(), dye[t..].as_ptr(), dxp[off + t..].as_mut_ptr());
+                // SAFETY: `isa` was detected on this processor; `dye` has `oc` rows of `ext`,
+                // and `dxp` covers every kernel entry's run (`padded_len`).
                 unsafe {
-                    input_tile(
-                        w.as_ptr().add(q),
-                        ckk,
-                        oc,
-                        dye.as_ptr().add(t),
-                        ext,
-                        dxp.as_mut_ptr().add(off + t),
-                    )
-                };
+                    match isa {
+                        Isa::Avx512 => input_tile_512(ws, ckk, oc, d, ext, x),
+                        Isa::Avx2 => input_tile(ws, ckk, oc, d, ext, x),
+                    }
+                }
             }
-        }
+        });
         for (c, mut row) in dx.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("an input row is contiguous");
             for iy in 0..g.s.h {
@@ -446,6 +565,38 @@ unsafe fn input_tile(w: *const f32, ckk: usize, oc: usize, dy: *const f32, ext: 
         unsafe {
             let at = dx.add(8 * v);
             _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *t));
+        }
+    }
+}
+
+/// [`input_tile`] with vectors of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn input_tile_512(w: *const f32, ckk: usize, oc: usize, dy: *const f32, ext: usize, dx: *mut f32) {
+    let mut total = [_mm512_setzero_ps(); 3];
+    for block in (0..oc).step_by(KC) {
+        let mut acc = [_mm512_setzero_ps(); 3];
+        for o in block..(block + KC).min(oc) {
+            // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
+            unsafe {
+                let wv = _mm512_set1_ps(*w.add(o * ckk));
+                let d = dy.add(o * ext);
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(wv, _mm512_loadu_ps(d.add(16 * v)), *a);
+                }
+            }
+        }
+        if block == 0 {
+            total = acc;
+        } else {
+            for (t, a) in total.iter_mut().zip(acc) {
+                *t = _mm512_add_ps(*t, a);
+            }
+        }
+    }
+    for (v, t) in total.iter().enumerate() {
+        unsafe {
+            let at = dx.add(16 * v);
+            _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *t));
         }
     }
 }
