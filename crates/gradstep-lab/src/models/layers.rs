@@ -751,7 +751,7 @@ pub(crate) fn backward(
             // which builds only its rows of the im2col matrix (or, with the direct kernels,
             // reads the padded input the forward pass left and dy transposed once for all).
             let whole =
-                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad)));
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad)), k);
             let split = &split_columns;
             #[cfg(target_arch = "x86_64")]
             let direct = conv.direct;
@@ -762,13 +762,13 @@ pub(crate) fn backward(
                 Some(isa) => {
                     direct::transpose_dy(&conv, isa, dy, threads, dyt);
                     let (padded, dyt) = (&padded[..], &dyt[..]);
-                    in_parts(threads, whole, split, &|(r, gw, bufs)| {
+                    in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
                         direct::weight_grad(&conv, isa, padded, dyt, r, gw, &mut bufs[0]);
                     });
                 }
                 _ => {
                     let _ = (&padded, &dyt);
-                    in_parts(threads, whole, split, &|(r, gw, bufs)| {
+                    in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
                         conv.weight_grad(dy, r, gw, &mut bufs[0])
                     });
                 }
@@ -803,14 +803,16 @@ pub(crate) fn backward(
 }
 
 /// A thread's share of a weight gradient: its kernel entries, their columns, its buffers.
-type Columns<'a> = (Range<usize>, ArrayViewMut2<'a, f32>, &'a mut [Vec<f32>]);
+/// The last entry is the kernel side: shares are whole kernel rows, which the direct kernels
+/// take a few at a time.
+type Columns<'a> = (Range<usize>, ArrayViewMut2<'a, f32>, &'a mut [Vec<f32>], usize);
 
 /// Cuts a share of kernel entries for `t1` of `t` threads (see [`in_parts`]).
-fn split_columns<'a>((r, gw, bufs): Columns<'a>, t1: usize, t: usize) -> (Columns<'a>, Columns<'a>) {
-    let mid = cut(&r, 1, t1, t);
+fn split_columns<'a>((r, gw, bufs, k): Columns<'a>, t1: usize, t: usize) -> (Columns<'a>, Columns<'a>) {
+    let mid = cut(&r, k, t1, t);
     let (a, b) = gw.split_at(ndarray::Axis(1), mid - r.start);
     let (b1, b2) = bufs.split_at_mut(t1);
-    ((r.start..mid, a, b1), (mid..r.end, b, b2))
+    ((r.start..mid, a, b1, k), (mid..r.end, b, b2, k))
 }
 
 /// dx = dy Wᵀ for a dense layer (dy: n × out, W: d × out, dx: n × d), its rows split over
@@ -949,8 +951,8 @@ mod tests {
             let ckk = s.c * k * k;
             let (x, w, b, dy) = (random(n * s.len()), random(oc * ckk), random(oc), random(n * o.len()));
             let gemm = Conv { direct: None, ..Conv::new(s, o, k, p, n, &x, &w, oc) };
-            // The weight gradient adds onto what is there: over a share of the kernel entries,
-            // as one thread's, then over all of them.
+            // The weight gradient adds onto what is there: over shares of the kernel entries as
+            // threads could take them (not whole kernel rows, whole rows), then over all.
             let (start, part) =
                 ((0..oc * ckk).map(|i| (i as f32 * 0.1).sin()).collect::<Vec<_>>(), 1..ckk - 1);
             fn columns(gw: &mut [f32], oc: usize, r: Range<usize>) -> ArrayViewMut2<'_, f32> {
@@ -962,8 +964,9 @@ mod tests {
             gemm.forward(0..n, &b, out_view_mut(&mut y0, o, n, 0, n), &mut scratch);
             let mut gw0 = start.clone();
             let mut scratch = vec![0.0; gemm.scratch(Pass::WeightGrad)];
-            gemm.weight_grad(&dy, part.clone(), columns(&mut gw0, oc, part.clone()), &mut scratch);
-            gemm.weight_grad(&dy, 0..ckk, columns(&mut gw0, oc, 0..ckk), &mut scratch);
+            for r in [part.clone(), k..ckk, 0..ckk] {
+                gemm.weight_grad(&dy, r.clone(), columns(&mut gw0, oc, r), &mut scratch);
+            }
             let mut dx0 = vec![0.0; n * s.len()];
             let mut scratch = vec![0.0; gemm.scratch(Pass::InputGrad)];
             gemm.input_grad(&dy, 1..n, out_view_mut(&mut dx0, s, n, 1, n - 1), &mut scratch);
@@ -995,24 +998,10 @@ mod tests {
                 direct::transpose_dy(&conv, isa, &dy, 1, &mut dyt);
                 let mut gw = start.clone();
                 let mut scratch = vec![0.0; conv.scratch(Pass::WeightGrad)];
-                direct::weight_grad(
-                    &conv,
-                    isa,
-                    &padded,
-                    &dyt,
-                    part.clone(),
-                    columns(&mut gw, oc, part.clone()),
-                    &mut scratch,
-                );
-                direct::weight_grad(
-                    &conv,
-                    isa,
-                    &padded,
-                    &dyt,
-                    0..ckk,
-                    columns(&mut gw, oc, 0..ckk),
-                    &mut scratch,
-                );
+                for r in [part.clone(), k..ckk, 0..ckk] {
+                    let gw = columns(&mut gw, oc, r.clone());
+                    direct::weight_grad(&conv, isa, &padded, &dyt, r, gw, &mut scratch);
+                }
                 same(&gw, &gw0, "weight gradients");
                 let mut dx = vec![0.0; n * s.len()];
                 let mut scratch = vec![0.0; conv.scratch(Pass::InputGrad)];

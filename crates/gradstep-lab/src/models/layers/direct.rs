@@ -349,6 +349,10 @@ pub(super) fn weight_grad(
         gwt[q * lanes + o] = *v;
     }
     let offsets = |q: usize| if q < rows.end { g.offset(q) } else { 0 };
+    // Whole kernel rows go through the kernels for k = 3 and 5, whose entries along a row
+    // read consecutive values (fixed offsets from a row's start, no table to look up).
+    let k = g.k;
+    let by_rows = (k == 3 || k == 5) && rows.start % k == 0 && rows.end % k == 0;
     for i in 0..conv.n {
         let xp = padded[i * stride..][..stride].as_ptr();
         let dyt = &dyt[i * ohw * lanes..][..ohw * lanes];
@@ -362,7 +366,21 @@ pub(super) fn weight_grad(
                 // base position lies inside the example's padded planes, `dyt` has a row of
                 // `lanes` per pixel and `gwt` one per kernel entry in `rows`.
                 unsafe {
-                    if width == 16 {
+                    if by_rows {
+                        v += weight_rows(
+                            &g,
+                            isa,
+                            width,
+                            lanes - v,
+                            xp,
+                            &offsets,
+                            rows.clone(),
+                            d,
+                            lanes,
+                            pixels.clone(),
+                            &mut at,
+                        );
+                    } else if width == 16 {
                         for q in rows.clone().step_by(25) {
                             let offs = std::array::from_fn(|t| offsets(q + t));
                             let valid = (rows.end - q).min(25);
@@ -390,6 +408,156 @@ pub(super) fn weight_grad(
     }
     for ((o, q), v) in gw.indexed_iter_mut() {
         *v = gwt[q * lanes + o];
+    }
+}
+
+/// The weight gradient's tiles of whole kernel rows (k = 3 or 5) over the vectors of output
+/// channels from `d` on (`left` lanes of them): returns how many lanes it covered.
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_rows(
+    g: &Geometry,
+    isa: Isa,
+    width: usize,
+    left: usize,
+    xp: *const f32,
+    offset: &impl Fn(usize) -> usize,
+    rows: Range<usize>,
+    d: *const f32,
+    lanes: usize,
+    pixels: Range<usize>,
+    at: &mut impl FnMut(usize) -> *mut f32,
+) -> usize {
+    // Kernel rows per tile: as many accumulators as the registers hold.
+    macro_rules! tiles {
+        ($kernel:ident, $k:literal, $r:literal $(, $v:literal)?) => {{
+            for q in rows.clone().step_by($k * $r) {
+                let starts = std::array::from_fn(|t| offset(q + $k * t));
+                let valid = (rows.end - q).min($k * $r) / $k;
+                // SAFETY: as in `weight_grad`, whose caller checked `isa`.
+                unsafe { $kernel::<$k, $r $(, $v)?>(g, xp, &starts, d, lanes, pixels.clone(), at(q), valid) };
+            }
+        }};
+    }
+    match (isa, width, left >= 16, g.k) {
+        (Isa::Avx512, 16, _, 5) => tiles!(weight_rows_512, 5, 5),
+        (Isa::Avx512, 16, _, _) => tiles!(weight_rows_512, 3, 9),
+        (Isa::Avx512, _, _, 5) => tiles!(weight_rows_vl, 5, 5, 1),
+        (Isa::Avx512, _, _, _) => tiles!(weight_rows_vl, 3, 9, 1),
+        (_, _, true, 5) => tiles!(weight_rows_256, 5, 1, 2),
+        (_, _, true, _) => tiles!(weight_rows_256, 3, 2, 2),
+        (_, _, false, 5) => tiles!(weight_rows_256, 5, 2, 1),
+        (_, _, false, _) => tiles!(weight_rows_256, 3, 4, 1),
+    }
+    if width == 16 || left >= 16 { 16 } else { 8 }
+}
+
+macro_rules! weight_rows_256 {
+    ($(#[$doc:meta])* $name:ident, $features:literal) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const K: usize, const R: usize, const V: usize>(
+            g: &Geometry,
+            xp: *const f32,
+            starts: &[usize; R],
+            dyt: *const f32,
+            lanes: usize,
+            pixels: Range<usize>,
+            sums: *mut f32,
+            valid: usize,
+        ) {
+            let mut acc = [[[_mm256_setzero_ps(); V]; K]; R];
+            let ow = g.o.w;
+            let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
+            for pix in pixels {
+                // SAFETY: the caller's buffers cover these reads.
+                unsafe {
+                    let base = xp.add(oy * g.wp + ox);
+                    let d: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(dyt.add(pix * lanes + 8 * v)));
+                    for (acc, start) in acc.iter_mut().zip(starts) {
+                        let row = base.add(*start);
+                        for (kj, acc) in acc.iter_mut().enumerate() {
+                            let xv = _mm256_set1_ps(*row.add(kj));
+                            for (a, d) in acc.iter_mut().zip(d) {
+                                *a = _mm256_fmadd_ps(d, xv, *a);
+                            }
+                        }
+                    }
+                }
+                ox += 1;
+                if ox == ow {
+                    (ox, oy) = (0, oy + 1);
+                }
+            }
+            for (r, acc) in acc.iter().enumerate().take(valid) {
+                for (kj, acc) in acc.iter().enumerate() {
+                    for (v, a) in acc.iter().enumerate() {
+                        // SAFETY: the caller's `sums` has `valid` rows of `K` entries.
+                        unsafe {
+                            let at = sums.add((r * K + kj) * lanes + 8 * v);
+                            _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
+                        }
+                    }
+                }
+            }
+}
+    };
+}
+
+weight_rows_256!(
+    /// Adds to `sums` (the first `valid` of `R` kernel rows of `K` entries, `lanes` apart) the
+    /// sums over `pixels` of dy (`V` vectors of output channels from `dyt`) times the input
+    /// value each entry reads there; row r's entries read from `starts[r]` on.
+    weight_rows_256,
+    "avx2,fma"
+);
+weight_rows_256!(
+    /// [`weight_rows_256`] with AVX-512's 32 registers, for more accumulators.
+    weight_rows_vl,
+    "avx512f,avx512vl,avx2,fma"
+);
+
+/// [`weight_rows_256`] with one vector of 16 output channels.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_rows_512<const K: usize, const R: usize>(
+    g: &Geometry,
+    xp: *const f32,
+    starts: &[usize; R],
+    dyt: *const f32,
+    lanes: usize,
+    pixels: Range<usize>,
+    sums: *mut f32,
+    valid: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); K]; R];
+    let ow = g.o.w;
+    let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
+    for pix in pixels {
+        // SAFETY: the caller's buffers cover these reads.
+        unsafe {
+            let base = xp.add(oy * g.wp + ox);
+            let d = _mm512_loadu_ps(dyt.add(pix * lanes));
+            for (acc, start) in acc.iter_mut().zip(starts) {
+                let row = base.add(*start);
+                for (kj, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(d, _mm512_set1_ps(*row.add(kj)), *a);
+                }
+            }
+        }
+        ox += 1;
+        if ox == ow {
+            (ox, oy) = (0, oy + 1);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate().take(valid) {
+        for (kj, a) in acc.iter().enumerate() {
+            // SAFETY: the caller's `sums` has `valid` rows of `K` entries of 16 values.
+            unsafe {
+                let at = sums.add((r * K + kj) * lanes);
+                _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
+            }
+        }
     }
 }
 
@@ -479,15 +647,43 @@ unsafe fn weight_tile_512<const Q: usize>(
     }
 }
 
+/// Kernel entries per tile of the input gradient's products.
+const INPUT_TILE: usize = 4;
+
+/// The layout of the input gradient's columns: a row per kernel entry (rows past `ckk` take
+/// a tile's spare entries), each with a zero margin of `front` values before the extended grid
+/// and enough after it, so that gathering them for any interior input value reads inside a
+/// row.
+#[derive(Clone)]
+struct Columns {
+    rows: usize,
+    front: usize,
+    len: usize,
+    /// The interior of a padded plane, as flat positions: where the gathered values go.
+    interior: Range<usize>,
+}
+
+impl Columns {
+    fn of(g: &Geometry) -> Self {
+        let (p, wp) = (g.p, g.wp);
+        let interior = p * wp + p..(p + g.s.h - 1) * wp + p + g.s.w;
+        let front = (g.k - 1) * (wp + 1);
+        let len = front + g.ext().max(interior.end + 16);
+        Self { rows: g.ckk().next_multiple_of(INPUT_TILE), front, len, interior }
+    }
+}
+
 /// Scratch values the input gradient needs per thread.
 pub(super) fn input_grad_scratch(conv: &Conv<'_>) -> usize {
     let g = Geometry::of(conv);
-    g.padded_len() + conv.wm.nrows() * g.ext()
+    let cols = Columns::of(&g);
+    conv.wm.nrows() * g.ext() + cols.rows * cols.len + g.s.c * g.plane + 16
 }
 
 /// The input gradient of the examples `part`; `dx` is their block of the input (channels ×
-/// examples·pixels, each row contiguous). Per input value, the contributions of the kernel
-/// entries are added in their order, as col2im adds them.
+/// examples·pixels, each row contiguous). As with im2col: first the columns Wᵀ·dY, a row per
+/// kernel entry (their products on the extended grid, a few entries at a time), then each input
+/// value gathers its columns' entries in the order of the kernel entries, as col2im adds them.
 pub(super) fn input_grad(
     conv: &Conv<'_>,
     isa: Isa,
@@ -499,8 +695,12 @@ pub(super) fn input_grad(
     let g = Geometry::of(conv);
     let (oc, ckk, hw, ext) = (conv.wm.nrows(), g.ckk(), g.s.h * g.s.w, g.ext());
     let w = conv.wm.as_slice().expect("the weights are one contiguous block");
-    let (dxp, dye) = scratch.split_at_mut(g.padded_len());
-    let dye = &mut dye[..oc * ext];
+    let layout = Columns::of(&g);
+    let (dye, rest) = scratch.split_at_mut(oc * ext);
+    let (cols, dxp) = rest.split_at_mut(layout.rows * layout.len);
+    let dxp = &mut dxp[..g.s.c * g.plane + 16];
+    // The margins stay zero: the products write only the extended grid of each row.
+    cols.fill(0.0);
     let out = Planes::of(g.o, conv.n);
     for (j, i) in part.enumerate() {
         // dy on the extended grid, zero in its extra columns.
@@ -511,20 +711,42 @@ pub(super) fn input_grad(
                 copy_row(&mut row[oy * g.wp..][..g.o.w], src);
             }
         }
-        dxp.fill(0.0);
-        entries(&g, 0..ckk, |q, off| {
+        for q in (0..layout.rows).step_by(INPUT_TILE) {
+            // Spare entries past the last repeat its weights; their rows are never read.
+            let ws: [usize; INPUT_TILE] = std::array::from_fn(|t| (q + t).min(ckk - 1));
             for t in (0..ext).step_by(CHUNK) {
-                let (ws, d, x) = (w[q..].as_ptr(), dye[t..].as_ptr(), dxp[off + t..].as_mut_ptr());
+                let at = cols[q * layout.len + layout.front + t..].as_mut_ptr();
                 // SAFETY: `isa` was detected on this processor; `dye` has `oc` rows of `ext`,
-                // and `dxp` covers every kernel entry's run (`padded_len`).
+                // `w` has `oc` rows of `ckk`, and `cols` has `INPUT_TILE` rows from `q` with
+                // room for the grid after the margin.
                 unsafe {
                     match isa {
-                        Isa::Avx512 => input_tile_512(ws, ckk, oc, d, ext, x),
-                        Isa::Avx2 => input_tile(ws, ckk, oc, d, ext, x),
+                        Isa::Avx512 => {
+                            columns_512(w.as_ptr(), &ws, ckk, oc, dye[t..].as_ptr(), ext, at, layout.len)
+                        }
+                        Isa::Avx2 => {
+                            for half in [0, 24] {
+                                let d = dye[t + half..].as_ptr();
+                                columns_256(w.as_ptr(), &ws, ckk, oc, d, ext, at.add(half), layout.len);
+                            }
+                        }
                     }
                 }
             }
-        });
+        }
+        let kk = g.k * g.k;
+        for c in 0..g.s.c {
+            let plane = &mut dxp[c * g.plane..];
+            let first = cols[c * kk * layout.len + layout.front..].as_ptr();
+            // SAFETY: as above; every gathered read lies in its row (`Columns::of`), and
+            // `dxp` has 16 spare values past its last plane.
+            unsafe {
+                match isa {
+                    Isa::Avx512 => gather_512(&g, first, &layout, plane.as_mut_ptr()),
+                    Isa::Avx2 => gather_256(&g, first, &layout, plane.as_mut_ptr()),
+                }
+            }
+        }
         for (c, mut row) in dx.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("an input row is contiguous");
             for iy in 0..g.s.h {
@@ -535,68 +757,130 @@ pub(super) fn input_grad(
     }
 }
 
-/// Adds to 48 positions from `dx` the sum over output channels of weight (column `w`, rows
-/// `ckk` apart) times dy (rows `ext` apart from `dy`), in blocks of [`KC`] channels.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn input_tile(w: *const f32, ckk: usize, oc: usize, dy: *const f32, ext: usize, dx: *mut f32) {
-    let mut total = [_mm256_setzero_ps(); 6];
+/// Writes the columns of `INPUT_TILE` kernel entries (weight columns `ws`) at 48 positions of
+/// the extended grid: each the sum over output channels of weight times dy (rows `ext` apart
+/// from `dy`), in blocks of [`KC`] channels, to `cols` (rows `len` apart).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn columns_512(
+    w: *const f32,
+    ws: &[usize; INPUT_TILE],
+    ckk: usize,
+    oc: usize,
+    dy: *const f32,
+    ext: usize,
+    cols: *mut f32,
+    len: usize,
+) {
+    let mut total = [[_mm512_setzero_ps(); 3]; INPUT_TILE];
     for block in (0..oc).step_by(KC) {
-        let mut acc = [_mm256_setzero_ps(); 6];
+        let mut acc = [[_mm512_setzero_ps(); 3]; INPUT_TILE];
         for o in block..(block + KC).min(oc) {
-            // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
+            // SAFETY (this block and the next): the caller's buffers cover these reads and
+            // writes.
             unsafe {
-                let wv = _mm256_set1_ps(*w.add(o * ckk));
                 let d = dy.add(o * ext);
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(d.add(8 * v)), *a);
+                let dv = [_mm512_loadu_ps(d), _mm512_loadu_ps(d.add(16)), _mm512_loadu_ps(d.add(32))];
+                for (acc, q) in acc.iter_mut().zip(ws) {
+                    let wv = _mm512_set1_ps(*w.add(o * ckk + q));
+                    for (a, d) in acc.iter_mut().zip(dv) {
+                        *a = _mm512_fmadd_ps(wv, d, *a);
+                    }
                 }
             }
         }
         // The product's first block is its value; later ones are added to it.
-        if block == 0 {
-            total = acc;
-        } else {
+        for (total, acc) in total.iter_mut().zip(acc) {
             for (t, a) in total.iter_mut().zip(acc) {
-                *t = _mm256_add_ps(*t, a);
+                *t = if block == 0 { a } else { _mm512_add_ps(*t, a) };
             }
         }
     }
-    for (v, t) in total.iter().enumerate() {
-        unsafe {
-            let at = dx.add(8 * v);
-            _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *t));
+    for (r, total) in total.iter().enumerate() {
+        for (v, t) in total.iter().enumerate() {
+            unsafe { _mm512_storeu_ps(cols.add(r * len + 16 * v), *t) };
         }
     }
 }
 
-/// [`input_tile`] with vectors of 16.
-#[target_feature(enable = "avx512f")]
-unsafe fn input_tile_512(w: *const f32, ckk: usize, oc: usize, dy: *const f32, ext: usize, dx: *mut f32) {
-    let mut total = [_mm512_setzero_ps(); 3];
+/// [`columns_512`] for 24 positions with vectors of 8.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn columns_256(
+    w: *const f32,
+    ws: &[usize; INPUT_TILE],
+    ckk: usize,
+    oc: usize,
+    dy: *const f32,
+    ext: usize,
+    cols: *mut f32,
+    len: usize,
+) {
+    let mut total = [[_mm256_setzero_ps(); 3]; INPUT_TILE];
     for block in (0..oc).step_by(KC) {
-        let mut acc = [_mm512_setzero_ps(); 3];
+        let mut acc = [[_mm256_setzero_ps(); 3]; INPUT_TILE];
         for o in block..(block + KC).min(oc) {
-            // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
+            // SAFETY (this block and the next): the caller's buffers cover these reads and
+            // writes.
             unsafe {
-                let wv = _mm512_set1_ps(*w.add(o * ckk));
                 let d = dy.add(o * ext);
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(wv, _mm512_loadu_ps(d.add(16 * v)), *a);
+                let dv = [_mm256_loadu_ps(d), _mm256_loadu_ps(d.add(8)), _mm256_loadu_ps(d.add(16))];
+                for (acc, q) in acc.iter_mut().zip(ws) {
+                    let wv = _mm256_set1_ps(*w.add(o * ckk + q));
+                    for (a, d) in acc.iter_mut().zip(dv) {
+                        *a = _mm256_fmadd_ps(wv, d, *a);
+                    }
                 }
             }
         }
-        if block == 0 {
-            total = acc;
-        } else {
+        for (total, acc) in total.iter_mut().zip(acc) {
             for (t, a) in total.iter_mut().zip(acc) {
-                *t = _mm512_add_ps(*t, a);
+                *t = if block == 0 { a } else { _mm256_add_ps(*t, a) };
             }
         }
     }
-    for (v, t) in total.iter().enumerate() {
-        unsafe {
-            let at = dx.add(16 * v);
-            _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *t));
+    for (r, total) in total.iter().enumerate() {
+        for (v, t) in total.iter().enumerate() {
+            unsafe { _mm256_storeu_ps(cols.add(r * len + 8 * v), *t) };
         }
+    }
+}
+
+/// The interior of one channel's padded plane of the input gradient, in `plane`: each value
+/// the sum, from zero and in the order of the kernel entries, of the column entries it
+/// received; `first` is the channel's first column row, after its margin.
+#[target_feature(enable = "avx512f")]
+unsafe fn gather_512(g: &Geometry, first: *const f32, layout: &Columns, plane: *mut f32) {
+    for x in layout.interior.clone().step_by(16) {
+        let mut acc = _mm512_setzero_ps();
+        for ki in 0..g.k {
+            for kj in 0..g.k {
+                // SAFETY (this block and the next): every read lies in its row's margins or
+                // grid, and the plane has room for 16 values from any interior position.
+                unsafe {
+                    let row = first.add((ki * g.k + kj) * layout.len);
+                    acc = _mm512_add_ps(acc, _mm512_loadu_ps(row.add(x).sub(ki * g.wp + kj)));
+                }
+            }
+        }
+        unsafe { _mm512_storeu_ps(plane.add(x), acc) };
+    }
+}
+
+/// [`gather_512`] with vectors of 8.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gather_256(g: &Geometry, first: *const f32, layout: &Columns, plane: *mut f32) {
+    for x in layout.interior.clone().step_by(8) {
+        let mut acc = _mm256_setzero_ps();
+        for ki in 0..g.k {
+            for kj in 0..g.k {
+                // SAFETY (this block and the next): as in `gather_512`.
+                unsafe {
+                    let row = first.add((ki * g.k + kj) * layout.len);
+                    acc = _mm256_add_ps(acc, _mm256_loadu_ps(row.add(x).sub(ki * g.wp + kj)));
+                }
+            }
+        }
+        unsafe { _mm256_storeu_ps(plane.add(x), acc) };
     }
 }
