@@ -142,6 +142,113 @@ pub(super) fn pad_batch(conv: &Conv<'_>, threads: usize, padded: &mut Vec<f32>) 
     });
 }
 
+/// A vector of `f32` lanes and the few operations the kernels use. The kernels are written
+/// once, generic over it, and inlined into small functions that enable its instruction set
+/// (`forward`, `weight_grad` and `input_grad` pick them).
+trait Simd {
+    /// Lanes per vector.
+    const N: usize;
+    /// Vector registers, which bound a tile's accumulators.
+    const REGS: usize;
+    type V: Copy;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(x: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// a·b + c, rounded once.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+}
+
+/// Eight lanes with AVX2 and FMA: 16 registers.
+struct Avx2;
+/// Eight lanes with AVX-512's 32 registers (AVX-512VL).
+struct Avx512Ymm;
+/// Sixteen lanes with AVX-512.
+struct Avx512Zmm;
+
+macro_rules! simd {
+    ($t:ty, $regs:literal, ymm) => {
+        simd!(
+            $t,
+            8,
+            $regs,
+            __m256,
+            _mm256_setzero_ps,
+            _mm256_set1_ps,
+            _mm256_loadu_ps,
+            _mm256_storeu_ps,
+            _mm256_fmadd_ps,
+            _mm256_add_ps
+        );
+    };
+    ($t:ty, $regs:literal, zmm) => {
+        simd!(
+            $t,
+            16,
+            $regs,
+            __m512,
+            _mm512_setzero_ps,
+            _mm512_set1_ps,
+            _mm512_loadu_ps,
+            _mm512_storeu_ps,
+            _mm512_fmadd_ps,
+            _mm512_add_ps
+        );
+    };
+    ($t:ty, $n:literal, $regs:literal, $v:ty, $zero:ident, $splat:ident, $load:ident, $store:ident, $fma:ident, $add:ident) => {
+        impl Simd for $t {
+            const N: usize = $n;
+            const REGS: usize = $regs;
+            type V = $v;
+            #[inline(always)]
+            unsafe fn zero() -> $v {
+                unsafe { $zero() }
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> $v {
+                unsafe { $splat(x) }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> $v {
+                unsafe { $load(p) }
+            }
+            #[inline(always)]
+            unsafe fn store(p: *mut f32, v: $v) {
+                unsafe { $store(p, v) }
+            }
+            #[inline(always)]
+            unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
+                unsafe { $fma(a, b, c) }
+            }
+            #[inline(always)]
+            unsafe fn add(a: $v, b: $v) -> $v {
+                unsafe { $add(a, b) }
+            }
+        }
+    };
+}
+simd!(Avx2, 16, ymm);
+simd!(Avx512Ymm, 32, ymm);
+simd!(Avx512Zmm, 32, zmm);
+
+/// Defines `$avx2` and `$avx512`, which run `$body::<Avx2>` and `$body::<Avx512Zmm>` (or, for
+/// the weight gradient's narrow tiles, `Avx512Ymm`) with their instruction sets enabled.
+macro_rules! compiled_for {
+    ($avx2:ident, $avx512:ident, $body:ident, $wide:ty, ($($arg:ident: $ty:ty),*)) => {
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            unsafe { $body::<Avx2>($($arg),*) }
+        }
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+        unsafe fn $avx512($($arg: $ty),*) {
+            unsafe { $body::<$wide>($($arg),*) }
+        }
+    };
+}
+
 /// Scratch values the forward pass needs per thread.
 pub(super) fn forward_scratch(conv: &Conv<'_>) -> usize {
     conv.wm.nrows() * Geometry::of(conv).ext()
@@ -159,7 +266,7 @@ pub(super) fn forward(
     scratch: &mut [f32],
 ) {
     let g = Geometry::of(conv);
-    let (oc, ckk, ohw, stride, ext) = (conv.wm.nrows(), g.ckk(), g.o.h * g.o.w, g.padded_len(), g.ext());
+    let (oc, ohw, stride, ext) = (conv.wm.nrows(), g.o.h * g.o.w, g.padded_len(), g.ext());
     let w = conv.wm.as_slice().expect("the weights are one contiguous block");
     let acc = &mut scratch[..oc * ext];
     for (j, i) in part.enumerate() {
@@ -167,37 +274,49 @@ pub(super) fn forward(
         for (row, &bias) in acc.chunks_exact_mut(ext).zip(b) {
             row.fill(bias);
         }
-        for q in (0..ckk).step_by(KC) {
-            let q = q..(q + KC).min(ckk);
-            for t in (0..ext).step_by(CHUNK) {
-                let mut o = 0;
-                while o < oc {
-                    let tile = (oc - o).min(4);
-                    let (xs, ws, out) =
-                        (xp[t..].as_ptr(), w[o * ckk..].as_ptr(), acc[o * ext + t..].as_mut_ptr());
-                    // SAFETY: `isa` was detected on this processor; `xp` holds every kernel
-                    // entry's run from `t` on (`padded_len`), `w` has `oc` rows of `ckk`, and
-                    // `acc` has `oc` rows of `ext`, a multiple of the chunk.
-                    unsafe {
-                        match (isa, tile) {
-                            (Isa::Avx512, 4) => forward_tile_512::<4>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx512, 3) => forward_tile_512::<3>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx512, 2) => forward_tile_512::<2>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx512, _) => forward_tile_512::<1>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx2, 4) => forward_tile::<4>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx2, 3) => forward_tile::<3>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx2, 2) => forward_tile::<2>(&g, xs, ws, q.clone(), out, ext),
-                            (Isa::Avx2, _) => forward_tile::<1>(&g, xs, ws, q.clone(), out, ext),
-                        }
-                    }
-                    o += tile;
-                }
+        // SAFETY: `isa` was detected on this processor; `xp` holds every kernel entry's run
+        // over the extended grid (`padded_len`), `w` has `oc` rows of `ckk`, and `acc` has `oc`
+        // rows of `ext`, a multiple of the chunk.
+        unsafe {
+            match isa {
+                Isa::Avx512 => forward_512(&g, xp.as_ptr(), w.as_ptr(), oc, acc.as_mut_ptr()),
+                Isa::Avx2 => forward_256(&g, xp.as_ptr(), w.as_ptr(), oc, acc.as_mut_ptr()),
             }
         }
         for (mut row, sums) in y.rows_mut().into_iter().zip(acc.chunks_exact(ext)) {
             let row = row.as_slice_mut().expect("an output row is contiguous");
             for oy in 0..g.o.h {
                 copy_row(&mut row[j * ohw + oy * g.o.w..][..g.o.w], &sums[oy * g.wp..][..g.o.w]);
+            }
+        }
+    }
+}
+
+compiled_for!(forward_256, forward_512, forward_example, Avx512Zmm, (g: &Geometry, xp: *const f32, w: *const f32, oc: usize, acc: *mut f32));
+
+/// Adds to `acc` (`oc` rows of the extended grid, holding the biases) one example's sums over
+/// the kernel entries, in blocks of [`KC`], a tile of up to four output channels and three
+/// vectors of positions at a time.
+#[inline(always)]
+unsafe fn forward_example<S: Simd>(g: &Geometry, xp: *const f32, w: *const f32, oc: usize, acc: *mut f32) {
+    let (ckk, ext) = (g.ckk(), g.ext());
+    for q in (0..ckk).step_by(KC) {
+        let q = q..(q + KC).min(ckk);
+        for t in (0..ext).step_by(3 * S::N) {
+            let mut o = 0;
+            while o < oc {
+                let tile = (oc - o).min(4);
+                // SAFETY: the caller's buffers cover every tile.
+                unsafe {
+                    let (xs, ws, out) = (xp.add(t), w.add(o * ckk), acc.add(o * ext + t));
+                    match tile {
+                        4 => forward_tile::<S, 4>(g, xs, ws, q.clone(), out),
+                        3 => forward_tile::<S, 3>(g, xs, ws, q.clone(), out),
+                        2 => forward_tile::<S, 2>(g, xs, ws, q.clone(), out),
+                        _ => forward_tile::<S, 1>(g, xs, ws, q.clone(), out),
+                    }
+                }
+                o += tile;
             }
         }
     }
@@ -222,75 +341,34 @@ fn entries(g: &Geometry, q: Range<usize>, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-/// Adds, for `O` output channels (weights `w`, rows of `ckk`) and the 48 extended positions
-/// from `xs`, the sum over kernel entries `q` to `out` (rows `ext` apart): two halves of 24.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_tile<const O: usize>(
+/// Adds, for `O` output channels (weights `w`, rows of `ckk`) and three vectors of extended
+/// positions from `xs`, the sum over kernel entries `q` to `out` (rows `ext` apart).
+#[inline(always)]
+unsafe fn forward_tile<S: Simd, const O: usize>(
     g: &Geometry,
     xs: *const f32,
     w: *const f32,
     q: Range<usize>,
     out: *mut f32,
-    ext: usize,
 ) {
-    let ckk = g.ckk();
-    for half in [0, 24] {
-        let mut acc = [[_mm256_setzero_ps(); 3]; O];
-        entries(g, q.clone(), |q, off| {
-            // SAFETY (this block and the next): the caller's buffers cover these reads and
-            // writes.
-            unsafe {
-                let x = xs.add(off + half);
-                let xv = [_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8)), _mm256_loadu_ps(x.add(16))];
-                for (o, acc) in acc.iter_mut().enumerate() {
-                    let wv = _mm256_set1_ps(*w.add(o * ckk + q));
-                    for (a, x) in acc.iter_mut().zip(xv) {
-                        *a = _mm256_fmadd_ps(wv, x, *a);
-                    }
-                }
-            }
-        });
-        for (o, acc) in acc.iter().enumerate() {
-            for (v, a) in acc.iter().enumerate() {
-                unsafe {
-                    let at = out.add(o * ext + half + 8 * v);
-                    _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
-                }
-            }
-        }
-    }
-}
-
-/// [`forward_tile`] with vectors of 16.
-#[target_feature(enable = "avx512f")]
-unsafe fn forward_tile_512<const O: usize>(
-    g: &Geometry,
-    xs: *const f32,
-    w: *const f32,
-    q: Range<usize>,
-    out: *mut f32,
-    ext: usize,
-) {
-    let ckk = g.ckk();
-    let mut acc = [[_mm512_setzero_ps(); 3]; O];
-    entries(g, q, |q, off| {
-        // SAFETY (this block and the next): the caller's buffers cover these reads and writes.
-        unsafe {
-            let x = xs.add(off);
-            let xv = [_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)), _mm512_loadu_ps(x.add(32))];
-            for (o, acc) in acc.iter_mut().enumerate() {
-                let wv = _mm512_set1_ps(*w.add(o * ckk + q));
-                for (a, x) in acc.iter_mut().zip(xv) {
-                    *a = _mm512_fmadd_ps(wv, x, *a);
-                }
+    let (ckk, ext) = (g.ckk(), g.ext());
+    // SAFETY (every block below): the caller's buffers cover these reads and writes.
+    let mut acc = [[unsafe { S::zero() }; 3]; O];
+    entries(g, q, |q, off| unsafe {
+        let x = xs.add(off);
+        let xv = [S::load(x), S::load(x.add(S::N)), S::load(x.add(2 * S::N))];
+        for (o, acc) in acc.iter_mut().enumerate() {
+            let wv = S::splat(*w.add(o * ckk + q));
+            for (a, x) in acc.iter_mut().zip(xv) {
+                *a = S::fma(wv, x, *a);
             }
         }
     });
     for (o, acc) in acc.iter().enumerate() {
         for (v, a) in acc.iter().enumerate() {
             unsafe {
-                let at = out.add(o * ext + 16 * v);
-                _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
+                let at = out.add(o * ext + v * S::N);
+                S::store(at, S::add(S::load(at), *a));
             }
         }
     }
@@ -340,7 +418,7 @@ pub(super) fn weight_grad(
 ) {
     let g = Geometry::of(conv);
     let (oc, ohw, stride) = (conv.wm.nrows(), g.o.h * g.o.w, g.padded_len());
-    let (lanes, width) = (lanes(isa, oc), isa.width(oc));
+    let lanes = lanes(isa, oc);
     // The gradient's columns, transposed: a vector of output channels per kernel entry, so
     // that a tile adds its sums with vector adds (the same roundings as one add per entry).
     let gwt = &mut scratch[..rows.len() * lanes];
@@ -348,61 +426,18 @@ pub(super) fn weight_grad(
     for ((o, q), v) in gw.indexed_iter() {
         gwt[q * lanes + o] = *v;
     }
-    let offsets = |q: usize| if q < rows.end { g.offset(q) } else { 0 };
-    // Whole kernel rows go through the kernels for k = 3 and 5, whose entries along a row
-    // read consecutive values (fixed offsets from a row's start, no table to look up).
-    let k = g.k;
-    let by_rows = (k == 3 || k == 5) && rows.start % k == 0 && rows.end % k == 0;
     for i in 0..conv.n {
-        let xp = padded[i * stride..][..stride].as_ptr();
-        let dyt = &dyt[i * ohw * lanes..][..ohw * lanes];
-        for block in (0..ohw).step_by(KC) {
-            let pixels = block..(block + KC).min(ohw);
-            let mut v = 0;
-            while v < lanes {
-                let mut at = |q: usize| gwt[(q - rows.start) * lanes + v..].as_mut_ptr();
-                let d = dyt[v..].as_ptr();
-                // SAFETY: `isa` was detected on this processor; every offset plus a pixel's
-                // base position lies inside the example's padded planes, `dyt` has a row of
-                // `lanes` per pixel and `gwt` one per kernel entry in `rows`.
-                unsafe {
-                    if by_rows {
-                        v += weight_rows(
-                            &g,
-                            isa,
-                            width,
-                            lanes - v,
-                            xp,
-                            &offsets,
-                            rows.clone(),
-                            d,
-                            lanes,
-                            pixels.clone(),
-                            &mut at,
-                        );
-                    } else if width == 16 {
-                        for q in rows.clone().step_by(25) {
-                            let offs = std::array::from_fn(|t| offsets(q + t));
-                            let valid = (rows.end - q).min(25);
-                            weight_tile_512::<25>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
-                        }
-                        v += 16;
-                    } else if lanes - v >= 16 {
-                        for q in rows.clone().step_by(6) {
-                            let offs = std::array::from_fn(|t| offsets(q + t));
-                            let valid = (rows.end - q).min(6);
-                            weight_tile::<6, 2>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
-                        }
-                        v += 16;
-                    } else {
-                        for q in rows.clone().step_by(13) {
-                            let offs = std::array::from_fn(|t| offsets(q + t));
-                            let valid = (rows.end - q).min(13);
-                            weight_tile::<13, 1>(&g, xp, &offs, d, lanes, pixels.clone(), at(q), valid);
-                        }
-                        v += 8;
-                    }
-                }
+        let (xp, dyt) =
+            (padded[i * stride..][..stride].as_ptr(), dyt[i * ohw * lanes..][..ohw * lanes].as_ptr());
+        let gwt = gwt.as_mut_ptr();
+        // SAFETY: `isa` was detected on this processor; every offset plus a pixel's base
+        // position lies inside the example's padded planes, `dyt` has a row of `lanes` per
+        // pixel and `gwt` one per kernel entry in `rows`.
+        unsafe {
+            match (isa, lanes % 16) {
+                (Isa::Avx512, 0) => weight_512(&g, xp, dyt, lanes, rows.clone(), gwt),
+                (Isa::Avx512, _) => weight_512_narrow(&g, xp, dyt, lanes, rows.clone(), gwt),
+                (Isa::Avx2, _) => weight_256(&g, xp, dyt, lanes, rows.clone(), gwt),
             }
         }
     }
@@ -411,116 +446,79 @@ pub(super) fn weight_grad(
     }
 }
 
-/// The weight gradient's tiles of whole kernel rows (k = 3 or 5) over the vectors of output
-/// channels from `d` on (`left` lanes of them): returns how many lanes it covered.
-#[allow(clippy::too_many_arguments)]
-unsafe fn weight_rows(
+compiled_for!(weight_256, weight_512, weight_example, Avx512Zmm, (g: &Geometry, xp: *const f32, dyt: *const f32, lanes: usize, rows: Range<usize>, gwt: *mut f32));
+
+/// `weight_512` for channels that fill vectors of 8, not 16.
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn weight_512_narrow(
     g: &Geometry,
-    isa: Isa,
-    width: usize,
-    left: usize,
     xp: *const f32,
-    offset: &impl Fn(usize) -> usize,
-    rows: Range<usize>,
-    d: *const f32,
+    dyt: *const f32,
     lanes: usize,
-    pixels: Range<usize>,
-    at: &mut impl FnMut(usize) -> *mut f32,
-) -> usize {
-    // Kernel rows per tile: as many accumulators as the registers hold.
+    rows: Range<usize>,
+    gwt: *mut f32,
+) {
+    unsafe { weight_example::<Avx512Ymm>(g, xp, dyt, lanes, rows, gwt) }
+}
+
+/// Adds one example's weight gradient to `gwt` (a row of `lanes` per kernel entry in `rows`),
+/// block after block of [`KC`] pixels, a tile of kernel entries and output channels at a time.
+/// Whole kernel rows of 3 or 5 entries read consecutive values from fixed offsets; other
+/// shapes look each entry's offset up.
+#[inline(always)]
+unsafe fn weight_example<S: Simd>(
+    g: &Geometry,
+    xp: *const f32,
+    dyt: *const f32,
+    lanes: usize,
+    rows: Range<usize>,
+    gwt: *mut f32,
+) {
+    let (k, ohw) = (g.k, g.o.h * g.o.w);
+    let by_rows = (k == 3 || k == 5) && rows.start % k == 0 && rows.end % k == 0;
+    let offset = |q: usize| if q < rows.end { g.offset(q) } else { 0 };
+    // Tiles take as many accumulators as the registers hold: with 16 registers, two vectors of
+    // channels at a time when there are that many left.
+    let wide = S::REGS == 32;
     macro_rules! tiles {
-        ($kernel:ident, $k:literal, $r:literal $(, $v:literal)?) => {{
-            for q in rows.clone().step_by($k * $r) {
-                let starts = std::array::from_fn(|t| offset(q + $k * t));
-                let valid = (rows.end - q).min($k * $r) / $k;
-                // SAFETY: as in `weight_grad`, whose caller checked `isa`.
-                unsafe { $kernel::<$k, $r $(, $v)?>(g, xp, &starts, d, lanes, pixels.clone(), at(q), valid) };
+        ($kernel:ident, $step:expr, ($($c:literal),*), $d:expr, $at:expr, $pixels:expr) => {{
+            for q in rows.clone().step_by($step) {
+                let starts = std::array::from_fn(|t| offset(q + if by_rows { k * t } else { t }));
+                let valid = (rows.end - q).min($step);
+                // SAFETY: the caller's buffers cover every tile.
+                unsafe { $kernel::<S, $($c),*>(g, xp, &starts, $d, lanes, $pixels.clone(), $at(q), valid) };
             }
         }};
     }
-    match (isa, width, left >= 16, g.k) {
-        (Isa::Avx512, 16, _, 5) => tiles!(weight_rows_512, 5, 5),
-        (Isa::Avx512, 16, _, _) => tiles!(weight_rows_512, 3, 9),
-        (Isa::Avx512, _, _, 5) => tiles!(weight_rows_vl, 5, 5, 1),
-        (Isa::Avx512, _, _, _) => tiles!(weight_rows_vl, 3, 9, 1),
-        (_, _, true, 5) => tiles!(weight_rows_256, 5, 1, 2),
-        (_, _, true, _) => tiles!(weight_rows_256, 3, 2, 2),
-        (_, _, false, 5) => tiles!(weight_rows_256, 5, 2, 1),
-        (_, _, false, _) => tiles!(weight_rows_256, 3, 4, 1),
+    for block in (0..ohw).step_by(KC) {
+        let pixels = block..(block + KC).min(ohw);
+        let mut v = 0;
+        while v < lanes {
+            let d = unsafe { dyt.add(v) };
+            let at = |q: usize| unsafe { gwt.add((q - rows.start) * lanes + v) };
+            let pair = !wide && lanes - v >= 2 * S::N;
+            match (by_rows, k, wide, pair) {
+                (true, 5, true, _) => tiles!(weight_rows, 25, (5, 5, 1), d, at, pixels),
+                (true, _, true, _) => tiles!(weight_rows, 27, (3, 9, 1), d, at, pixels),
+                (true, 5, false, true) => tiles!(weight_rows, 5, (5, 1, 2), d, at, pixels),
+                (true, _, false, true) => tiles!(weight_rows, 6, (3, 2, 2), d, at, pixels),
+                (true, 5, false, false) => tiles!(weight_rows, 10, (5, 2, 1), d, at, pixels),
+                (true, _, false, false) => tiles!(weight_rows, 12, (3, 4, 1), d, at, pixels),
+                (false, _, true, _) => tiles!(weight_tile, 25, (25, 1), d, at, pixels),
+                (false, _, false, true) => tiles!(weight_tile, 6, (6, 2), d, at, pixels),
+                (false, _, false, false) => tiles!(weight_tile, 13, (13, 1), d, at, pixels),
+            }
+            v += if pair { 2 * S::N } else { S::N };
+        }
     }
-    if width == 16 || left >= 16 { 16 } else { 8 }
 }
 
-macro_rules! weight_rows_256 {
-    ($(#[$doc:meta])* $name:ident, $features:literal) => {
-        $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        #[target_feature(enable = $features)]
-        unsafe fn $name<const K: usize, const R: usize, const V: usize>(
-            g: &Geometry,
-            xp: *const f32,
-            starts: &[usize; R],
-            dyt: *const f32,
-            lanes: usize,
-            pixels: Range<usize>,
-            sums: *mut f32,
-            valid: usize,
-        ) {
-            let mut acc = [[[_mm256_setzero_ps(); V]; K]; R];
-            let ow = g.o.w;
-            let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
-            for pix in pixels {
-                // SAFETY: the caller's buffers cover these reads.
-                unsafe {
-                    let base = xp.add(oy * g.wp + ox);
-                    let d: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(dyt.add(pix * lanes + 8 * v)));
-                    for (acc, start) in acc.iter_mut().zip(starts) {
-                        let row = base.add(*start);
-                        for (kj, acc) in acc.iter_mut().enumerate() {
-                            let xv = _mm256_set1_ps(*row.add(kj));
-                            for (a, d) in acc.iter_mut().zip(d) {
-                                *a = _mm256_fmadd_ps(d, xv, *a);
-                            }
-                        }
-                    }
-                }
-                ox += 1;
-                if ox == ow {
-                    (ox, oy) = (0, oy + 1);
-                }
-            }
-            for (r, acc) in acc.iter().enumerate().take(valid) {
-                for (kj, acc) in acc.iter().enumerate() {
-                    for (v, a) in acc.iter().enumerate() {
-                        // SAFETY: the caller's `sums` has `valid` rows of `K` entries.
-                        unsafe {
-                            let at = sums.add((r * K + kj) * lanes + 8 * v);
-                            _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
-                        }
-                    }
-                }
-            }
-}
-    };
-}
-
-weight_rows_256!(
-    /// Adds to `sums` (the first `valid` of `R` kernel rows of `K` entries, `lanes` apart) the
-    /// sums over `pixels` of dy (`V` vectors of output channels from `dyt`) times the input
-    /// value each entry reads there; row r's entries read from `starts[r]` on.
-    weight_rows_256,
-    "avx2,fma"
-);
-weight_rows_256!(
-    /// [`weight_rows_256`] with AVX-512's 32 registers, for more accumulators.
-    weight_rows_vl,
-    "avx512f,avx512vl,avx2,fma"
-);
-
-/// [`weight_rows_256`] with one vector of 16 output channels.
+/// Adds to `sums` (the first `valid` of `R` kernel rows of `K` entries, rows `lanes` apart)
+/// the sums over `pixels` of dy (`V` vectors of output channels from `dyt`) times the input
+/// value each entry reads there; row r's entries read from `starts[r]` on.
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn weight_rows_512<const K: usize, const R: usize>(
+#[inline(always)]
+unsafe fn weight_rows<S: Simd, const K: usize, const R: usize, const V: usize>(
     g: &Geometry,
     xp: *const f32,
     starts: &[usize; R],
@@ -530,64 +528,21 @@ unsafe fn weight_rows_512<const K: usize, const R: usize>(
     sums: *mut f32,
     valid: usize,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); K]; R];
+    // SAFETY (every block below): the caller's buffers cover these reads and writes.
+    let mut acc = [[[unsafe { S::zero() }; V]; K]; R];
     let ow = g.o.w;
     let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
     for pix in pixels {
-        // SAFETY: the caller's buffers cover these reads.
         unsafe {
             let base = xp.add(oy * g.wp + ox);
-            let d = _mm512_loadu_ps(dyt.add(pix * lanes));
+            let d: [S::V; V] = std::array::from_fn(|v| S::load(dyt.add(pix * lanes + v * S::N)));
             for (acc, start) in acc.iter_mut().zip(starts) {
                 let row = base.add(*start);
-                for (kj, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(d, _mm512_set1_ps(*row.add(kj)), *a);
-                }
-            }
-        }
-        ox += 1;
-        if ox == ow {
-            (ox, oy) = (0, oy + 1);
-        }
-    }
-    for (r, acc) in acc.iter().enumerate().take(valid) {
-        for (kj, a) in acc.iter().enumerate() {
-            // SAFETY: the caller's `sums` has `valid` rows of `K` entries of 16 values.
-            unsafe {
-                let at = sums.add((r * K + kj) * lanes);
-                _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
-            }
-        }
-    }
-}
-
-/// Adds to `sums` (the first `valid` of `Q` kernel entries, rows `lanes` apart) the sums over
-/// `pixels` of dy (`V` vectors of output channels from `dyt`) times the input value each entry
-/// reads there.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn weight_tile<const Q: usize, const V: usize>(
-    g: &Geometry,
-    xp: *const f32,
-    offs: &[usize; Q],
-    dyt: *const f32,
-    lanes: usize,
-    pixels: Range<usize>,
-    sums: *mut f32,
-    valid: usize,
-) {
-    let mut acc = [[_mm256_setzero_ps(); V]; Q];
-    let ow = g.o.w;
-    let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
-    for pix in pixels {
-        // SAFETY: the caller's buffers cover these reads.
-        unsafe {
-            let base = xp.add(oy * g.wp + ox);
-            let d: [__m256; V] = std::array::from_fn(|v| _mm256_loadu_ps(dyt.add(pix * lanes + 8 * v)));
-            for (acc, off) in acc.iter_mut().zip(offs) {
-                let xv = _mm256_set1_ps(*base.add(*off));
-                for (a, d) in acc.iter_mut().zip(d) {
-                    *a = _mm256_fmadd_ps(d, xv, *a);
+                for (kj, acc) in acc.iter_mut().enumerate() {
+                    let xv = S::splat(*row.add(kj));
+                    for (a, d) in acc.iter_mut().zip(d) {
+                        *a = S::fma(d, xv, *a);
+                    }
                 }
             }
         }
@@ -597,21 +552,22 @@ unsafe fn weight_tile<const Q: usize, const V: usize>(
         }
     }
     // The block's sums go onto the gradient, one add per entry.
-    for (t, acc) in acc.iter().enumerate().take(valid) {
-        for (v, a) in acc.iter().enumerate() {
-            // SAFETY: the caller's `sums` has `valid` rows of `V` vectors.
-            unsafe {
-                let at = sums.add(t * lanes + 8 * v);
-                _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), *a));
+    for (r, acc) in acc.iter().enumerate().take(valid.div_ceil(K)) {
+        for (kj, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                unsafe {
+                    let at = sums.add((r * K + kj) * lanes + v * S::N);
+                    S::store(at, S::add(S::load(at), *a));
+                }
             }
         }
     }
 }
 
-/// [`weight_tile`] with one vector of 16 output channels.
+/// [`weight_rows`] for any kernel shape: `Q` entries, each at its own offset `offs[t]`.
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn weight_tile_512<const Q: usize>(
+#[inline(always)]
+unsafe fn weight_tile<S: Simd, const Q: usize, const V: usize>(
     g: &Geometry,
     xp: *const f32,
     offs: &[usize; Q],
@@ -621,16 +577,19 @@ unsafe fn weight_tile_512<const Q: usize>(
     sums: *mut f32,
     valid: usize,
 ) {
-    let mut acc = [_mm512_setzero_ps(); Q];
+    // SAFETY (every block below): the caller's buffers cover these reads and writes.
+    let mut acc = [[unsafe { S::zero() }; V]; Q];
     let ow = g.o.w;
     let (mut oy, mut ox) = (pixels.start / ow, pixels.start % ow);
     for pix in pixels {
-        // SAFETY: the caller's buffers cover these reads.
         unsafe {
             let base = xp.add(oy * g.wp + ox);
-            let d: __m512 = _mm512_loadu_ps(dyt.add(pix * lanes));
-            for (a, off) in acc.iter_mut().zip(offs) {
-                *a = _mm512_fmadd_ps(d, _mm512_set1_ps(*base.add(*off)), *a);
+            let d: [S::V; V] = std::array::from_fn(|v| S::load(dyt.add(pix * lanes + v * S::N)));
+            for (acc, off) in acc.iter_mut().zip(offs) {
+                let xv = S::splat(*base.add(*off));
+                for (a, d) in acc.iter_mut().zip(d) {
+                    *a = S::fma(d, xv, *a);
+                }
             }
         }
         ox += 1;
@@ -638,11 +597,12 @@ unsafe fn weight_tile_512<const Q: usize>(
             (ox, oy) = (0, oy + 1);
         }
     }
-    for (t, a) in acc.iter().enumerate().take(valid) {
-        // SAFETY: the caller's `sums` has `valid` rows of 16 values.
-        unsafe {
-            let at = sums.add(t * lanes);
-            _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a));
+    for (t, acc) in acc.iter().enumerate().take(valid) {
+        for (v, a) in acc.iter().enumerate() {
+            unsafe {
+                let at = sums.add(t * lanes + v * S::N);
+                S::store(at, S::add(S::load(at), *a));
+            }
         }
     }
 }
@@ -693,7 +653,7 @@ pub(super) fn input_grad(
     scratch: &mut [f32],
 ) {
     let g = Geometry::of(conv);
-    let (oc, ckk, hw, ext) = (conv.wm.nrows(), g.ckk(), g.s.h * g.s.w, g.ext());
+    let (oc, hw, ext) = (conv.wm.nrows(), g.s.h * g.s.w, g.ext());
     let w = conv.wm.as_slice().expect("the weights are one contiguous block");
     let layout = Columns::of(&g);
     let (dye, rest) = scratch.split_at_mut(oc * ext);
@@ -711,58 +671,73 @@ pub(super) fn input_grad(
                 copy_row(&mut row[oy * g.wp..][..g.o.w], src);
             }
         }
-        for q in (0..layout.rows).step_by(INPUT_TILE) {
-            // Spare entries past the last repeat its weights; their rows are never read.
-            let ws: [usize; INPUT_TILE] = std::array::from_fn(|t| (q + t).min(ckk - 1));
-            for t in (0..ext).step_by(CHUNK) {
-                let at = cols[q * layout.len + layout.front + t..].as_mut_ptr();
-                // SAFETY: `isa` was detected on this processor; `dye` has `oc` rows of `ext`,
-                // `w` has `oc` rows of `ckk`, and `cols` has `INPUT_TILE` rows from `q` with
-                // room for the grid after the margin.
-                unsafe {
-                    match isa {
-                        Isa::Avx512 => {
-                            columns_512(w.as_ptr(), &ws, ckk, oc, dye[t..].as_ptr(), ext, at, layout.len)
-                        }
-                        Isa::Avx2 => {
-                            for half in [0, 24] {
-                                let d = dye[t + half..].as_ptr();
-                                columns_256(w.as_ptr(), &ws, ckk, oc, d, ext, at.add(half), layout.len);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let kk = g.k * g.k;
-        for c in 0..g.s.c {
-            let plane = &mut dxp[c * g.plane..];
-            let first = cols[c * kk * layout.len + layout.front..].as_ptr();
-            // SAFETY: as above; every gathered read lies in its row (`Columns::of`), and
-            // `dxp` has 16 spare values past its last plane.
-            unsafe {
-                match isa {
-                    Isa::Avx512 => gather_512(&g, first, &layout, plane.as_mut_ptr()),
-                    Isa::Avx2 => gather_256(&g, first, &layout, plane.as_mut_ptr()),
-                }
+        let (w, dye, cols, dxp) = (w.as_ptr(), dye.as_ptr(), cols.as_mut_ptr(), dxp.as_mut_ptr());
+        // SAFETY: `isa` was detected on this processor; `dye` has `oc` rows of `ext`, `w` has
+        // `oc` rows of `ckk`, `cols` is laid out as `layout` says, and `dxp` has 16 spare
+        // values past its last plane.
+        unsafe {
+            match isa {
+                Isa::Avx512 => input_512(&g, w, oc, dye, &layout, cols, dxp),
+                Isa::Avx2 => input_256(&g, w, oc, dye, &layout, cols, dxp),
             }
         }
         for (c, mut row) in dx.rows_mut().into_iter().enumerate() {
             let row = row.as_slice_mut().expect("an input row is contiguous");
             for iy in 0..g.s.h {
-                let src = &dxp[c * g.plane + (iy + g.p) * g.wp + g.p..][..g.s.w];
+                let src = unsafe {
+                    std::slice::from_raw_parts(dxp.add(c * g.plane + (iy + g.p) * g.wp + g.p), g.s.w)
+                };
                 copy_row(&mut row[j * hw + iy * g.s.w..][..g.s.w], src);
             }
         }
     }
 }
 
-/// Writes the columns of `INPUT_TILE` kernel entries (weight columns `ws`) at 48 positions of
-/// the extended grid: each the sum over output channels of weight times dy (rows `ext` apart
-/// from `dy`), in blocks of [`KC`] channels, to `cols` (rows `len` apart).
+compiled_for!(input_256, input_512, input_example, Avx512Zmm, (g: &Geometry, w: *const f32, oc: usize, dye: *const f32, layout: &Columns, cols: *mut f32, dxp: *mut f32));
+
+/// One example's input gradient, in the padded planes `dxp`: its columns, `INPUT_TILE` kernel
+/// entries and three vectors of positions at a time, then each channel's gather.
+#[inline(always)]
+unsafe fn input_example<S: Simd>(
+    g: &Geometry,
+    w: *const f32,
+    oc: usize,
+    dye: *const f32,
+    layout: &Columns,
+    cols: *mut f32,
+    dxp: *mut f32,
+) {
+    let (ckk, ext, kk) = (g.ckk(), g.ext(), g.k * g.k);
+    for q in (0..layout.rows).step_by(INPUT_TILE) {
+        // Spare entries past the last repeat its weights; their rows are never read.
+        let ws: [usize; INPUT_TILE] = std::array::from_fn(|t| (q + t).min(ckk - 1));
+        for t in (0..ext).step_by(3 * S::N) {
+            // SAFETY (this block and the next): the caller's buffers cover every tile.
+            unsafe {
+                columns::<S>(
+                    w,
+                    &ws,
+                    ckk,
+                    oc,
+                    dye.add(t),
+                    ext,
+                    cols.add(q * layout.len + layout.front + t),
+                    layout.len,
+                )
+            };
+        }
+    }
+    for c in 0..g.s.c {
+        unsafe { gather::<S>(g, cols.add(c * kk * layout.len + layout.front), layout, dxp.add(c * g.plane)) };
+    }
+}
+
+/// Writes the columns of `INPUT_TILE` kernel entries (weight columns `ws`) at three vectors of
+/// positions of the extended grid: each the sum over output channels of weight times dy (rows
+/// `ext` apart from `dy`), in blocks of [`KC`] channels, to `cols` (rows `len` apart).
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn columns_512(
+#[inline(always)]
+unsafe fn columns<S: Simd>(
     w: *const f32,
     ws: &[usize; INPUT_TILE],
     ckk: usize,
@@ -772,19 +747,18 @@ unsafe fn columns_512(
     cols: *mut f32,
     len: usize,
 ) {
-    let mut total = [[_mm512_setzero_ps(); 3]; INPUT_TILE];
+    // SAFETY (every block below): the caller's buffers cover these reads and writes.
+    let mut total = [[unsafe { S::zero() }; 3]; INPUT_TILE];
     for block in (0..oc).step_by(KC) {
-        let mut acc = [[_mm512_setzero_ps(); 3]; INPUT_TILE];
+        let mut acc = [[unsafe { S::zero() }; 3]; INPUT_TILE];
         for o in block..(block + KC).min(oc) {
-            // SAFETY (this block and the next): the caller's buffers cover these reads and
-            // writes.
             unsafe {
                 let d = dy.add(o * ext);
-                let dv = [_mm512_loadu_ps(d), _mm512_loadu_ps(d.add(16)), _mm512_loadu_ps(d.add(32))];
+                let dv = [S::load(d), S::load(d.add(S::N)), S::load(d.add(2 * S::N))];
                 for (acc, q) in acc.iter_mut().zip(ws) {
-                    let wv = _mm512_set1_ps(*w.add(o * ckk + q));
+                    let wv = S::splat(*w.add(o * ckk + q));
                     for (a, d) in acc.iter_mut().zip(dv) {
-                        *a = _mm512_fmadd_ps(wv, d, *a);
+                        *a = S::fma(wv, d, *a);
                     }
                 }
             }
@@ -792,56 +766,13 @@ unsafe fn columns_512(
         // The product's first block is its value; later ones are added to it.
         for (total, acc) in total.iter_mut().zip(acc) {
             for (t, a) in total.iter_mut().zip(acc) {
-                *t = if block == 0 { a } else { _mm512_add_ps(*t, a) };
+                *t = if block == 0 { a } else { unsafe { S::add(*t, a) } };
             }
         }
     }
     for (r, total) in total.iter().enumerate() {
         for (v, t) in total.iter().enumerate() {
-            unsafe { _mm512_storeu_ps(cols.add(r * len + 16 * v), *t) };
-        }
-    }
-}
-
-/// [`columns_512`] for 24 positions with vectors of 8.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn columns_256(
-    w: *const f32,
-    ws: &[usize; INPUT_TILE],
-    ckk: usize,
-    oc: usize,
-    dy: *const f32,
-    ext: usize,
-    cols: *mut f32,
-    len: usize,
-) {
-    let mut total = [[_mm256_setzero_ps(); 3]; INPUT_TILE];
-    for block in (0..oc).step_by(KC) {
-        let mut acc = [[_mm256_setzero_ps(); 3]; INPUT_TILE];
-        for o in block..(block + KC).min(oc) {
-            // SAFETY (this block and the next): the caller's buffers cover these reads and
-            // writes.
-            unsafe {
-                let d = dy.add(o * ext);
-                let dv = [_mm256_loadu_ps(d), _mm256_loadu_ps(d.add(8)), _mm256_loadu_ps(d.add(16))];
-                for (acc, q) in acc.iter_mut().zip(ws) {
-                    let wv = _mm256_set1_ps(*w.add(o * ckk + q));
-                    for (a, d) in acc.iter_mut().zip(dv) {
-                        *a = _mm256_fmadd_ps(wv, d, *a);
-                    }
-                }
-            }
-        }
-        for (total, acc) in total.iter_mut().zip(acc) {
-            for (t, a) in total.iter_mut().zip(acc) {
-                *t = if block == 0 { a } else { _mm256_add_ps(*t, a) };
-            }
-        }
-    }
-    for (r, total) in total.iter().enumerate() {
-        for (v, t) in total.iter().enumerate() {
-            unsafe { _mm256_storeu_ps(cols.add(r * len + 8 * v), *t) };
+            unsafe { S::store(cols.add(r * len + v * S::N), *t) };
         }
     }
 }
@@ -849,38 +780,20 @@ unsafe fn columns_256(
 /// The interior of one channel's padded plane of the input gradient, in `plane`: each value
 /// the sum, from zero and in the order of the kernel entries, of the column entries it
 /// received; `first` is the channel's first column row, after its margin.
-#[target_feature(enable = "avx512f")]
-unsafe fn gather_512(g: &Geometry, first: *const f32, layout: &Columns, plane: *mut f32) {
-    for x in layout.interior.clone().step_by(16) {
-        let mut acc = _mm512_setzero_ps();
+#[inline(always)]
+unsafe fn gather<S: Simd>(g: &Geometry, first: *const f32, layout: &Columns, plane: *mut f32) {
+    for x in layout.interior.clone().step_by(S::N) {
+        // SAFETY (every block below): every read lies in its row's margins or grid, and the
+        // plane has room for a vector from any interior position.
+        let mut acc = unsafe { S::zero() };
         for ki in 0..g.k {
             for kj in 0..g.k {
-                // SAFETY (this block and the next): every read lies in its row's margins or
-                // grid, and the plane has room for 16 values from any interior position.
                 unsafe {
                     let row = first.add((ki * g.k + kj) * layout.len);
-                    acc = _mm512_add_ps(acc, _mm512_loadu_ps(row.add(x).sub(ki * g.wp + kj)));
+                    acc = S::add(acc, S::load(row.add(x).sub(ki * g.wp + kj)));
                 }
             }
         }
-        unsafe { _mm512_storeu_ps(plane.add(x), acc) };
-    }
-}
-
-/// [`gather_512`] with vectors of 8.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gather_256(g: &Geometry, first: *const f32, layout: &Columns, plane: *mut f32) {
-    for x in layout.interior.clone().step_by(8) {
-        let mut acc = _mm256_setzero_ps();
-        for ki in 0..g.k {
-            for kj in 0..g.k {
-                // SAFETY (this block and the next): as in `gather_512`.
-                unsafe {
-                    let row = first.add((ki * g.k + kj) * layout.len);
-                    acc = _mm256_add_ps(acc, _mm256_loadu_ps(row.add(x).sub(ki * g.wp + kj)));
-                }
-            }
-        }
-        unsafe { _mm256_storeu_ps(plane.add(x), acc) };
+        unsafe { S::store(plane.add(x), acc) };
     }
 }
