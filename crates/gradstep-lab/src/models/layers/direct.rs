@@ -475,7 +475,7 @@ unsafe fn weight_example<S: Simd>(
     gwt: *mut f32,
 ) {
     let (k, ohw) = (g.k, g.o.h * g.o.w);
-    let by_rows = (k == 3 || k == 5) && rows.start % k == 0 && rows.end % k == 0;
+    let by_rows = (k == 3 || k == 5) && rows.start.is_multiple_of(k) && rows.end.is_multiple_of(k);
     let offset = |q: usize| if q < rows.end { g.offset(q) } else { 0 };
     // Tiles take as many accumulators as the registers hold: with 16 registers, two vectors of
     // channels at a time when there are that many left.
