@@ -33,13 +33,14 @@ use super::{Conv, Planes, Shape, copy_row, rows_in_parts};
 /// `matrixmultiply`'s block of the inner dimension for `f32` (its `S_KC`).
 const KC: usize = 256;
 
-/// Extended-grid positions per tile of the forward pass and the input gradient.
+/// The extended grid is a whole number of these: tiles of three vectors cover 48 positions
+/// with AVX-512 and 24 with AVX2.
 const CHUNK: usize = 48;
 
 /// The vector instructions the kernels run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Isa {
-    /// 16 lanes, 32 registers.
+    /// AVX-512F and VL: 16 lanes (or 8), 32 registers.
     Avx512,
     /// 8 lanes, 16 registers, with FMA.
     Avx2,
@@ -53,7 +54,8 @@ impl Isa {
         if !(has!("avx2") && has!("fma")) {
             return None;
         }
-        Some(if has!("avx512f") { Isa::Avx512 } else { Isa::Avx2 })
+        // The AVX-512 kernels also run 8-lane vectors in its 32 registers (AVX-512VL).
+        Some(if has!("avx512f") && has!("avx512vl") { Isa::Avx512 } else { Isa::Avx2 })
     }
 
     /// Every kernel set this processor runs (for tests).
