@@ -473,7 +473,7 @@ impl<'a> Conv<'a> {
             wm: mat(w, oc, ckk),
             g: group_size(ckk * o.h * o.w, n),
             #[cfg(target_arch = "x86_64")]
-            direct: direct::Isa::detect().filter(|_| direct::fits(s, o)),
+            direct: direct::Isa::detect().filter(|_| direct::fits(s, o, k, p, n)),
         }
     }
 
@@ -774,26 +774,34 @@ pub(crate) fn backward(
             // dW = Σ dY colsᵀ, its columns (kernel entries) split between the threads, each of
             // which builds only its rows of the im2col matrix (or, with the direct kernels,
             // reads the padded input the forward pass left and dy transposed once for all).
+            // The weight gradient takes the im2col path when dy transposed would not fit.
+            #[cfg(target_arch = "x86_64")]
+            let (direct, wconv) = {
+                let direct = conv.direct;
+                (direct, Conv { direct: direct.filter(|_| direct::transposed_fits(&conv)), ..conv })
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let (direct, wconv): (Option<()>, _) = (None, conv);
             let whole =
-                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad)), k);
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, wconv.scratch(Pass::WeightGrad)), k);
             let split = &split_columns;
             #[cfg(target_arch = "x86_64")]
-            let direct = conv.direct;
+            let transposed = wconv.direct;
             #[cfg(not(target_arch = "x86_64"))]
-            let direct: Option<()> = None;
-            match direct {
+            let transposed = direct;
+            match transposed {
                 #[cfg(target_arch = "x86_64")]
                 Some(isa) => {
-                    direct::transpose_dy(&conv, isa, dy, threads, dyt);
+                    direct::transpose_dy(&wconv, isa, dy, threads, dyt);
                     let (padded, dyt) = (&padded[..], &dyt[..]);
                     in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
-                        direct::weight_grad(&conv, isa, padded, dyt, r, gw, &mut bufs[0]);
+                        direct::weight_grad(&wconv, isa, padded, dyt, r, gw, &mut bufs[0]);
                     });
                 }
                 _ => {
                     let _ = (&padded, &dyt);
                     in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
-                        conv.weight_grad(dy, r, gw, &mut bufs[0])
+                        wconv.weight_grad(dy, r, gw, &mut bufs[0])
                     });
                 }
             }
@@ -970,6 +978,12 @@ mod tests {
             (Shape::image(1, 9, 7), 300, 3, 1, 2),
         ];
         let isas = direct::Isa::all();
+        // Past 64 MiB of shared buffers, a convolution takes the im2col path.
+        let (big, out) = (Shape::image(3, 224, 224), Shape::image(64, 224, 224));
+        assert!(direct::fits(big, out, 3, 1, 4) && !direct::fits(big, out, 3, 1, 256));
+        let (x, w) = (vec![0.0; 8 * big.len()], vec![0.0; 64 * 27]);
+        assert!(!direct::transposed_fits(&Conv::new(big, out, 3, 1, 8, &x, &w, 64)));
+        assert!(direct::transposed_fits(&Conv::new(big, out, 3, 1, 1, &x[..big.len()], &w, 64)));
         for (s, oc, k, p, n) in cases {
             let o = Layer::Conv { out_channels: oc, kernel: k, padding: p }.output_shape(s).unwrap();
             let ckk = s.c * k * k;
@@ -1040,6 +1054,28 @@ mod tests {
                 same(&dx, &dx0, "input gradients");
             }
         }
+    }
+
+    #[test]
+    fn a_batch_too_big_for_the_transposed_dy_takes_the_im2col_weight_gradient() {
+        // 1,025 images of 32 × 32 and a 1 × 1 kernel: dy transposed would pass 64 MiB, so the
+        // weight gradient takes the im2col path while the other passes stay direct.
+        let (s, n) = (Shape::image(1, 32, 32), 1025);
+        let layer = Layer::Conv { out_channels: 1, kernel: 1, padding: 0 };
+        let o = layer.output_shape(s).unwrap();
+        let params = [0.5, 0.25];
+        let x: Vec<f32> = (0..n * s.len()).map(|i| ((i % 97) as f32 - 48.0) / 64.0).collect();
+        let dy: Vec<f32> = (0..n * o.len()).map(|i| ((i % 89) as f32 - 44.0) / 128.0).collect();
+        let (mut y, mut dx, mut grads) = (vec![0.0; n * o.len()], vec![0.0; n * s.len()], [0.0f32; 2]);
+        let mut cache = Cache::default();
+        forward(&layer, s, o, &params, &x, n, &mut y, &mut cache, 2);
+        backward(&layer, s, o, &params, &mut grads, &x, &y, &dy, n, Some(&mut dx), &mut cache, 2);
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 0.5 * x + 0.25));
+        assert!(dx.iter().zip(&dy).all(|(dx, dy)| *dx == 0.5 * dy));
+        let dw: f64 = x.iter().zip(&dy).map(|(x, d)| f64::from(*x) * f64::from(*d)).sum();
+        let db: f64 = dy.iter().map(|d| f64::from(*d)).sum();
+        assert!((f64::from(grads[0]) - dw).abs() < 1e-3 * dw.abs().max(1.0), "{} vs {dw}", grads[0]);
+        assert!((f64::from(grads[1]) - db).abs() < 1e-3 * db.abs().max(1.0), "{} vs {db}", grads[1]);
     }
 
     #[test]

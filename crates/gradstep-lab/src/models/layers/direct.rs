@@ -75,10 +75,23 @@ impl Isa {
     }
 }
 
-/// Whether the kernels handle this convolution: images of more than one pixel in and out, so
-/// that both are kept channel-major.
-pub(super) fn fits(s: Shape, o: Shape) -> bool {
-    s.h * s.w > 1 && o.h * o.w > 1
+/// Values each of the buffers shared by a pass (the padded batch, dy transposed) may hold:
+/// 64 MiB. Larger batches of larger images take the im2col path, whose groups keep memory
+/// small, with the same results.
+const SHARED_MAX: usize = 1 << 24;
+
+/// Whether the kernels handle this convolution of a batch of `n`: images of more than one
+/// pixel in and out (so that both are kept channel-major), and a padded batch within
+/// [`SHARED_MAX`].
+pub(super) fn fits(s: Shape, o: Shape, k: usize, p: usize, n: usize) -> bool {
+    let padded = s.c * (s.h + 2 * p + k) * (s.w + 2 * p) + CHUNK;
+    s.h * s.w > 1 && o.h * o.w > 1 && n * padded <= SHARED_MAX
+}
+
+/// Whether dy of the whole batch, transposed for the weight gradient, stays within
+/// [`SHARED_MAX`] (else that gradient takes the im2col path).
+pub(super) fn transposed_fits(conv: &Conv<'_>) -> bool {
+    conv.n * conv.o.h * conv.o.w * conv.wm.nrows().next_multiple_of(16) <= SHARED_MAX
 }
 
 /// A convolution's padded geometry.
