@@ -463,7 +463,8 @@ impl<'a> Conv<'a> {
     #[allow(clippy::too_many_arguments)]
     fn new(s: Shape, o: Shape, k: usize, p: usize, n: usize, x: &'a [f32], w: &'a [f32], oc: usize) -> Self {
         let ckk = s.c * k * k;
-        Self {
+        #[allow(unused_mut)]
+        let mut conv = Self {
             s,
             o,
             k,
@@ -473,8 +474,13 @@ impl<'a> Conv<'a> {
             wm: mat(w, oc, ckk),
             g: group_size(ckk * o.h * o.w, n),
             #[cfg(target_arch = "x86_64")]
-            direct: direct::Isa::detect().filter(|_| direct::fits(s, o, k, p, n)),
+            direct: None,
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            conv.direct = direct::Isa::detect().filter(|_| direct::fits(&conv));
         }
+        conv
     }
 
     fn ckk(&self) -> usize {
@@ -778,7 +784,7 @@ pub(crate) fn backward(
             #[cfg(target_arch = "x86_64")]
             let (direct, wconv) = {
                 let direct = conv.direct;
-                (direct, Conv { direct: direct.filter(|_| direct::transposed_fits(&conv)), ..conv })
+                (direct, Conv { direct: direct.filter(|&isa| direct::transposed_fits(&conv, isa)), ..conv })
             };
             #[cfg(not(target_arch = "x86_64"))]
             let (direct, wconv): (Option<()>, _) = (None, conv);
@@ -978,12 +984,14 @@ mod tests {
             (Shape::image(1, 9, 7), 300, 3, 1, 2),
         ];
         let isas = direct::Isa::all();
-        // Past 64 MiB of shared buffers, a convolution takes the im2col path.
-        let (big, out) = (Shape::image(3, 224, 224), Shape::image(64, 224, 224));
-        assert!(direct::fits(big, out, 3, 1, 4) && !direct::fits(big, out, 3, 1, 256));
-        let (x, w) = (vec![0.0; 8 * big.len()], vec![0.0; 64 * 27]);
-        assert!(!direct::transposed_fits(&Conv::new(big, out, 3, 1, 8, &x, &w, 64)));
-        assert!(direct::transposed_fits(&Conv::new(big, out, 3, 1, 1, &x[..big.len()], &w, 64)));
+        // Past 64 MiB of shared buffers, a convolution takes the im2col path (the input is
+        // not read to decide).
+        let (big, out, w) = (Shape::image(3, 224, 224), Shape::image(64, 224, 224), vec![0.0; 64 * 27]);
+        let conv = |n: usize| Conv::new(big, out, 3, 1, n, &[], &w, 64);
+        assert!(direct::fits(&conv(4)) && !direct::fits(&conv(256)));
+        for &isa in &isas {
+            assert!(direct::transposed_fits(&conv(1), isa) && !direct::transposed_fits(&conv(8), isa));
+        }
         for (s, oc, k, p, n) in cases {
             let o = Layer::Conv { out_channels: oc, kernel: k, padding: p }.output_shape(s).unwrap();
             let ckk = s.c * k * k;

@@ -80,18 +80,17 @@ impl Isa {
 /// small, with the same results.
 const SHARED_MAX: usize = 1 << 24;
 
-/// Whether the kernels handle this convolution of a batch of `n`: images of more than one
-/// pixel in and out (so that both are kept channel-major), and a padded batch within
-/// [`SHARED_MAX`].
-pub(super) fn fits(s: Shape, o: Shape, k: usize, p: usize, n: usize) -> bool {
-    let padded = s.c * (s.h + 2 * p + k) * (s.w + 2 * p) + CHUNK;
-    s.h * s.w > 1 && o.h * o.w > 1 && n * padded <= SHARED_MAX
+/// Whether the kernels handle this convolution: images of more than one pixel in and out (so
+/// that both are kept channel-major), and a padded batch within [`SHARED_MAX`].
+pub(super) fn fits(conv: &Conv<'_>) -> bool {
+    let (s, o) = (conv.s, conv.o);
+    s.h * s.w > 1 && o.h * o.w > 1 && conv.n * Geometry::of(conv).padded_len() <= SHARED_MAX
 }
 
 /// Whether dy of the whole batch, transposed for the weight gradient, stays within
 /// [`SHARED_MAX`] (else that gradient takes the im2col path).
-pub(super) fn transposed_fits(conv: &Conv<'_>) -> bool {
-    conv.n * conv.o.h * conv.o.w * conv.wm.nrows().next_multiple_of(16) <= SHARED_MAX
+pub(super) fn transposed_fits(conv: &Conv<'_>, isa: Isa) -> bool {
+    conv.n * conv.o.h * conv.o.w * lanes(isa, conv.wm.nrows()) <= SHARED_MAX
 }
 
 /// A convolution's padded geometry.
