@@ -1,5 +1,5 @@
-//! One optimizer step on 10⁷ `f32` parameters: SGD with momentum, Adam (with `f32` and with
-//! bfloat16 moments) and AdamW, serial and
+//! One optimizer step on 10⁷ `f32` parameters: SGD with momentum, Adam (with `f32`, bfloat16
+//! and block-wise 8-bit moments) and AdamW, serial and
 //! split across threads, each next to a `memcpy` of the same bytes measured in the same run.
 //!
 //! "The same bytes" is the size of every buffer the step streams through (parameters,
@@ -16,8 +16,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use gradstep::{
-    Adadelta, Adafactor, Adagrad, Adam, AdamBf16, AdamW, AdamWScheduleFree, Adamax, Asgd, Lamb, Lion, Muon,
-    NAdam, Optimizer, RAdam, RmsProp, RmsPropConfig, Rprop, Sgd, SgdConfig, Shape, Yogi,
+    Adadelta, Adafactor, Adagrad, Adam, Adam8bit, AdamBf16, AdamW, AdamWScheduleFree, Adamax, Asgd, Lamb,
+    Lion, Muon, NAdam, Optimizer, RAdam, RmsProp, RmsPropConfig, Rprop, Sgd, SgdConfig, Shape, Yogi,
 };
 
 const REPS: usize = 25;
@@ -29,8 +29,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// Median time to copy `buffers` buffers of `n` f32 into as many others.
 fn memcpy_time(n: usize, buffers: usize) -> Duration {
-    let src: Vec<Vec<f32>> = (0..buffers).map(|b| vec![b as f32 + 0.5; n]).collect();
-    let mut dst: Vec<Vec<f32>> = (0..buffers).map(|_| vec![0.0f32; n]).collect();
+    memcpy_time_of(&vec![n; buffers])
+}
+
+/// Median time to copy buffers of the given numbers of f32 into as many others.
+fn memcpy_time_of(lens: &[usize]) -> Duration {
+    let src: Vec<Vec<f32>> = lens.iter().enumerate().map(|(b, &n)| vec![b as f32 + 0.5; n]).collect();
+    let mut dst: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0f32; n]).collect();
     let mut times = Vec::new();
     for rep in 0..REPS + 3 {
         let t = Instant::now();
@@ -80,15 +85,18 @@ fn main() {
     let adam = Adam::new(1e-3).expect("adam");
     let adamw = AdamW::new(1e-3).expect("adamw");
     let adam_bf16 = AdamBf16::from_config(*adam.config()).expect("adam bf16");
+    let adam_8bit = Adam8bit::from_config(*adam.config()).expect("adam 8-bit");
     println!("one step on {n} f32 parameters (median of {REPS})");
     println!("{:<26} {:>8} {:>12} {:>14} {:>7}", "optimizer", "threads", "ms/step", "memcpy ms", "ratio");
     // Buffers streamed, in f32-sized units: x, g + state (SGD: buffer; Adam/AdamW: m, v; Adam
-    // with bfloat16 state: m and v at half the bytes, one f32 buffer's worth together).
+    // with bfloat16 state: m and v at half the bytes, one f32 buffer's worth together; with
+    // 8-bit state, a quarter each, as two quarter-length buffers).
     type Run<'a> = &'a dyn Fn(usize) -> Duration;
-    let cases: [(&str, usize, Run); 4] = [
+    let cases: [(&str, usize, Run); 5] = [
         ("SGD (momentum 0.9)", 3, &|t| step_time(&sgd, n, t)),
         ("Adam", 4, &|t| step_time(&adam, n, t)),
         ("Adam, bf16 state", 3, &|t| step_time(&adam_bf16, n, t)),
+        ("Adam, 8-bit state", 2, &|t| step_time(&adam_8bit, n, t)),
         ("AdamW (wd 0.01)", 4, &|t| step_time(&adamw, n, t)),
     ];
     let all = std::env::var("GRADSTEP_BENCH_ALL").is_ok_and(|v| v == "1");
@@ -130,7 +138,11 @@ fn main() {
     for (name, buffers, run) in cases {
         for t in if threads > 1 { vec![1, threads] } else { vec![1] } {
             if t == 1 || (threads > 1 && name_is_main(name)) {
-                let copy = memcpy_time(n, buffers);
+                let copy = if name.contains("8-bit") {
+                    memcpy_time_of(&[n, n, n.div_ceil(4), n.div_ceil(4)])
+                } else {
+                    memcpy_time(n, buffers)
+                };
                 let step = run(t);
                 let ms = |d: Duration| d.as_secs_f64() * 1e3;
                 println!(

@@ -109,8 +109,8 @@ pub use optim::{
     YogiConfig, YogiState,
 };
 pub use optim::{
-    Adafactor, AdafactorConfig, AdafactorState, AdamWScheduleFree, AdamWScheduleFreeConfig,
-    AdamWScheduleFreeState, AdjustLr, AnyOptimizer, AnyState, Asgd, AsgdConfig, AsgdState, Lamb, LambConfig,
-    LambState, Muon, MuonConfig, MuonState, Rprop, RpropConfig, RpropState,
+    Adafactor, AdafactorConfig, AdafactorState, Adam8bit, Adam8bitState, AdamWScheduleFree,
+    AdamWScheduleFreeConfig, AdamWScheduleFreeState, AdjustLr, AnyOptimizer, AnyState, Asgd, AsgdConfig,
+    AsgdState, Lamb, LambConfig, LambState, Muon, MuonConfig, MuonState, Rprop, RpropConfig, RpropState,
 };
 pub use shape::Shape;

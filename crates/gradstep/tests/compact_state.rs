@@ -1,12 +1,23 @@
-//! Adam with bfloat16 moments ([`AdamBf16`]) against Adam with `f32` moments: how far the
-//! compact state lets a run drift.
+//! Adam with bfloat16 moments ([`AdamBf16`]) and with block-wise 8-bit moments ([`Adam8bit`])
+//! against Adam with `f32` moments: how far the compact state lets a run drift.
 
-use gradstep::{Adam, AdamBf16, AdamConfig, Optimizer};
+use gradstep::{Adam, Adam8bit, AdamBf16, AdamConfig, Optimizer};
 use proptest::prelude::*;
 
 /// Runs `steps` of both optimizers on f(x) = ½ Σ aᵢ xᵢ² from `x0`; returns both end points.
 fn both(a: &[f32], x0: &[f32], config: AdamConfig, steps: usize) -> (Vec<f32>, Vec<f32>) {
-    let (full, compact) = (Adam::from_config(config).unwrap(), AdamBf16::from_config(config).unwrap());
+    both_with(&AdamBf16::from_config(config).unwrap(), a, x0, config, steps)
+}
+
+/// [`both`] with any compact-state optimizer.
+fn both_with<O: Optimizer<f32>>(
+    compact: &O,
+    a: &[f32],
+    x0: &[f32],
+    config: AdamConfig,
+    steps: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let full = Adam::from_config(config).unwrap();
     let (mut x, mut y) = (x0.to_vec(), x0.to_vec());
     let (mut sx, mut sy) = (Optimizer::<f32>::init(&full, x.len()), compact.init(y.len()));
     let mut g = vec![0.0; x.len()];
@@ -42,6 +53,26 @@ proptest! {
         let worst = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0_f32, f32::max);
         prop_assert!(f64::from(worst) <= 60.0 * lr, "drift {worst} with lr {lr}");
     }
+
+    /// The same for 8-bit moments, with the same bound. Their codes keep 3 and 4 mantissa bits
+    /// instead of bfloat16's 7, so a stored moment can be off by 12 % or 6 % of itself at one
+    /// step; but the stochastic rounding's noise is a Weyl sequence along the steps, whose
+    /// errors cancel over a few steps instead of adding up like a random walk, and the drift
+    /// stays as small (the largest seen in some 500 cases: 22 learning rates). The test's
+    /// coordinates, from 1 to 47, share one block and its scale.
+    #[test]
+    fn eight_bit_state_tracks_f32_state_over_1000_steps(
+        a in prop::collection::vec(0.1_f32..10.0, 1..48),
+        seed in 0_u32..1000,
+        lr in 1e-3_f64..5e-2,
+        decoupled in any::<bool>(),
+    ) {
+        let x0: Vec<f32> = (0..a.len()).map(|i| ((i as f32 + 1.0) * (seed as f32 + 0.5)).sin() * 3.0).collect();
+        let config = AdamConfig { lr, weight_decay: 0.01, decoupled_weight_decay: decoupled, ..Default::default() };
+        let (x, y) = both_with(&Adam8bit::from_config(config).unwrap(), &a, &x0, config, 1000);
+        let worst = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0_f32, f32::max);
+        prop_assert!(f64::from(worst) <= 60.0 * lr, "drift {worst} with lr {lr}");
+    }
 }
 
 /// Far from the minimum (a long, straight descent, where Adam's steps are all about `lr`), each
@@ -62,5 +93,25 @@ fn long_descent_agrees_closely() {
         assert!((dx - dy).abs() < 0.06 * dx, "distances {dx} vs {dy}");
         mean += (dy / dx - 1.0) / 64.0;
     }
+    assert!(mean.abs() < 0.01, "mean relative difference {mean}");
+}
+
+/// The long descent with 8-bit moments, on curvatures that differ from coordinate to coordinate
+/// (so that the moments of one block fall between codes): each coordinate within 5 % of the
+/// `f32` run's distance (the largest difference is 1.9 %), the mean within 1 % (it is -0.3 %).
+#[test]
+fn long_descent_agrees_with_8_bit_state() {
+    let a: Vec<f32> = (0..64).map(|i| 1e-4 * (0.5 + i as f32 / 64.0)).collect();
+    let x0 = vec![100.0_f32; 64];
+    let config = AdamConfig { lr: 1e-2, ..Default::default() };
+    let (x, y) = both_with(&Adam8bit::from_config(config).unwrap(), &a, &x0, config, 1000);
+    let mut mean = 0.0;
+    let mut worst = 0.0_f32;
+    for (x, y) in x.iter().zip(&y) {
+        let (dx, dy) = (100.0 - x, 100.0 - y);
+        worst = worst.max((dx - dy).abs() / dx);
+        mean += (dy / dx - 1.0) / 64.0;
+    }
+    assert!(worst < 0.05, "worst relative difference {worst}");
     assert!(mean.abs() < 0.01, "mean relative difference {mean}");
 }

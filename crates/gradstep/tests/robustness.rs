@@ -296,6 +296,7 @@ optimizers! {
     adam: Adam => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "amsgrad": true, "weight_decay": 0.1}"#, r#"{"lr": 0.1, "amsgrad": true, "amsgrad_max": "BiasCorrected", "decoupled_weight_decay": true}"#],
     adamw: AdamW => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "amsgrad": true}"#],
     adam_bf16: AdamBf16 => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "decoupled_weight_decay": true, "weight_decay": 0.1, "maximize": true}"#],
+    adam_8bit: Adam8bit => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "decoupled_weight_decay": true, "weight_decay": 0.1, "maximize": true}"#],
     nadam: NAdam => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "variant": "Optax", "decoupled_weight_decay": true, "weight_decay": 0.1}"#],
     radam: RAdam => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "decoupled_weight_decay": true, "weight_decay": 0.1}"#],
     adamax: Adamax => [r#"{"lr": 0.1}"#, r#"{"lr": 0.1, "weight_decay": 0.1}"#],

@@ -2,8 +2,8 @@
 # One Adam step on 10^7 f32 parameters, the library's against PyTorch's fused Adam, in one run:
 # alternates `cargo bench --bench step` and bench_torch.py for ROUNDS rounds, on 1 and on 2
 # threads (A/B pairs, so a machine whose load changes treats both alike), then prints the
-# medians over rounds and the ratios of the library's f32 Adam and its bf16-state Adam to
-# PyTorch's fused Adam at each thread count.
+# medians over rounds and the ratios of the library's f32 Adam, its bf16-state Adam and its
+# 8-bit-state Adam to PyTorch's fused Adam at each thread count.
 #
 #   crates/gradstep/tools/compare_step.sh [ROUNDS]
 #
@@ -19,7 +19,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for round in $(seq "$rounds"); do
     GRADSTEP_BENCH_THREADS=2 cargo bench --quiet -p gradstep --bench step 2> /dev/null |
-        sed -n 's/^\(Adam\|Adam, bf16 state\|AdamW (wd 0.01)\|SGD (momentum 0.9)\) \+\([12]\) \+\([0-9.]*\) .*/lab \1, \2 thr|\3/p' | tee -a "$log"
+        sed -n 's/^\(Adam\|Adam, bf16 state\|Adam, 8-bit state\|AdamW (wd 0.01)\|SGD (momentum 0.9)\) \+\([12]\) \+\([0-9.]*\) .*/lab \1, \2 thr|\3/p' | tee -a "$log"
     for threads in 1 2; do
         "$python" "$here/bench_torch.py" "$threads" |
             sed -n 's/^\(.*)\) \+\([12]\) \+\([0-9.]*\) ms\/step.*/torch \1, \2 thr|\3/p' | tee -a "$log"
@@ -41,6 +41,7 @@ awk -F'|' '
             if (!(f in m)) continue
             printf "%d thread(s): lab Adam (f32 state) / torch fused Adam:  %.2f\n", t, m["lab Adam, " t " thr"] / m[f]
             printf "%d thread(s): lab Adam (bf16 state) / torch fused Adam: %.2f\n", t, m["lab Adam, bf16 state, " t " thr"] / m[f]
+            printf "%d thread(s): lab Adam (8-bit state) / torch fused Adam: %.2f\n", t, m["lab Adam, 8-bit state, " t " thr"] / m[f]
             w = "torch AdamW (fused=True), " t " thr"
             if (w in m) printf "%d thread(s): lab AdamW / torch fused AdamW:            %.2f\n", t, m["lab AdamW (wd 0.01), " t " thr"] / m[w]
         }

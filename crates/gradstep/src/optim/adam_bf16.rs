@@ -72,12 +72,12 @@ fn noise(t: u64, i: usize) -> u32 {
 /// The part of [`noise`]'s counter that is fixed for a step and the high half of the index:
 /// the loop then hashes `seed ^ low half` in 32-bit lanes only.
 #[inline]
-fn noise_seed(t: u64, index_high: u32) -> u32 {
+pub(super) fn noise_seed(t: u64, index_high: u32) -> u32 {
     (t as u32).wrapping_mul(0x9e37_79b9) ^ index_high.rotate_left(16)
 }
 
 #[inline(always)]
-fn mix(mut z: u32) -> u32 {
+pub(super) fn mix(mut z: u32) -> u32 {
     z ^= z >> 16;
     z = z.wrapping_mul(0x7feb_352d);
     z ^= z >> 15;

@@ -60,6 +60,15 @@ pub(crate) fn lerp<T: Float>(a: T, b: T, w: &Lerp<T>) -> T {
     base + w.coeff * (b - a)
 }
 
+/// [`lerp`] with its multiply and add fused into one rounding: for a loop whose results are
+/// rounded far more coarsely afterwards (8-bit moments), where the fused form costs one
+/// instruction less.
+#[inline(always)]
+pub(crate) fn lerp_fused<T: Float>(a: T, b: T, w: &Lerp<T>) -> T {
+    let base = if w.small { a } else { b };
+    w.coeff.mul_add(b - a, base)
+}
+
 /// The EMA of the squared gradient, $v \leftarrow \beta v + (1-\beta) g^2$, as PyTorch computes
 /// it (`v.mul_(β).addcmul_(g, g, value=1-β)`): `v·β + ((1-β)·g)·g`.
 #[inline(always)]

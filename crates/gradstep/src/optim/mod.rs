@@ -14,6 +14,7 @@
 //! | [`Adam`] | `torch.optim.Adam` | lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize | [`AmsgradMax::BiasCorrected`] |
 //! | [`AdamW`] | `torch.optim.AdamW` | lr, betas, eps, weight_decay, amsgrad, maximize | (same math) |
 //! | [`AdamBf16`] | Adam/AdamW with bfloat16 moments | as Adam (no amsgrad) | |
+//! | [`Adam8bit`] | Adam/AdamW with block-wise 8-bit moments | as Adam (no amsgrad) | |
 //! | [`NAdam`] | `torch.optim.NAdam` | lr, betas, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize | [`NadamVariant::Optax`] |
 //! | [`RAdam`] | `torch.optim.RAdam` | lr, betas, eps, weight_decay, decoupled_weight_decay, maximize | |
 //! | [`Adamax`] | `torch.optim.Adamax` | lr, betas, eps, weight_decay, maximize | (same formula) |
@@ -240,6 +241,7 @@ mod adadelta;
 mod adafactor;
 mod adagrad;
 mod adam;
+mod adam_8bit;
 mod adam_bf16;
 mod adamax;
 mod any;
@@ -264,6 +266,7 @@ pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
 pub use adafactor::{Adafactor, AdafactorConfig, AdafactorState};
 pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AmsgradMax};
+pub use adam_8bit::{Adam8bit, Adam8bitState};
 pub use adam_bf16::{AdamBf16, AdamBf16State, Bf16};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use any::{AnyOptimizer, AnyState};

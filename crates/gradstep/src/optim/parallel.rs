@@ -108,13 +108,13 @@ fn split<T, B, const N: usize, F>(
 
 /// Runs `a` and `b` at the same time and returns when both are done.
 #[cfg(feature = "rayon")]
-fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+pub(crate) fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     rayon::join(a, b);
 }
 
 /// Runs `a` and `b` at the same time and returns when both are done.
 #[cfg(not(feature = "rayon"))]
-fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+pub(crate) fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
     std::thread::scope(|s| {
         s.spawn(b);
         a();
@@ -125,7 +125,8 @@ fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
 /// detected at run time, so a binary built for the baseline target still gets 8- or 16-wide
 /// loops. Only the width changes: the loops use `+`, `*`, `/` and `sqrt`, which IEEE 754
 /// rounds the same in every width, and Rust never fuses a multiply and an add on its own, so
-/// the results are the same bits as the scalar loop's.
+/// the results are the same bits as the scalar loop's. (A loop that asks for `mul_add` gets the
+/// FMA instruction, which rounds once, as `mul_add` does everywhere.)
 #[inline(always)]
 pub(crate) fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
@@ -134,8 +135,8 @@ pub(crate) fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: the CPU supports AVX-512F, checked just above.
             return unsafe { with_avx512(f) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
             return unsafe { with_avx2(f) };
         }
     }
@@ -143,7 +144,7 @@ pub(crate) fn with_wide_vectors<R>(f: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
