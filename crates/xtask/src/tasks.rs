@@ -182,7 +182,17 @@ pub fn fetch_data() -> Result<()> {
 
 /// [`fetch_data`] before kernels start; if a data set cannot be put in place, says so and goes
 /// on: only the notebooks that read it fail, with the loader's message.
+///
+/// First, `cargo fetch` downloads every package of the lockfile, for every platform. The
+/// kernels run Cargo offline (`notebooks/evcxr.toml`) and resolve their `:dep` lines against
+/// the downloaded packages only, but that resolution also asks for the packages of other
+/// platforms (wasm-bindgen's `bumpalo`, say), which a build for this one never downloads: on a
+/// machine whose Cargo cache is new, every kernel failed at its `:dep` cell without this.
 fn data_for_kernels() {
+    step("downloading every package of Cargo.lock for the offline kernels (cargo fetch)");
+    if let Err(e) = run(Command::new("cargo").args(["fetch", "--quiet"]).current_dir(root())) {
+        step(&format!("warning: cargo fetch failed ({e:#}); kernels may not resolve their dependencies"));
+    }
     if let Err(e) = fetch_data() {
         step(&format!(
             "warning: the data sets are not all in place ({e:#}); the notebooks that read them will fail"

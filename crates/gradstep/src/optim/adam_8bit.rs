@@ -1,5 +1,5 @@
 //! Adam and AdamW with their two moments stored in 8 bits each, in blocks of [`BLOCK`]
-//! parameters that share one scale (block-wise quantisation, Dettmers et al. 2022): a quarter
+//! (2,048) parameters that share one scale (block-wise quantisation, Dettmers et al. 2022): a quarter
 //! of the state memory, and 16 bytes moved per `f32` parameter and step instead of 28.
 
 #[cfg(target_arch = "x86_64")]
@@ -96,7 +96,7 @@ fn encode_u(u: f32, inv: f32, noise: u32) -> u8 {
 /// Adam ([`Adam`](super::Adam)'s update and hyperparameters) with both moments kept in 8 bits,
 /// block-wise; the parameters, the gradient and all arithmetic stay in `T`.
 ///
-/// Every block of [`BLOCK`] parameters stores, for each moment, one byte per parameter and its
+/// Every block of [`Adam8bit::BLOCK`] parameters stores, for each moment, one byte per parameter and its
 /// largest magnitude as an `f32`. The bytes are small floating-point numbers relative to that
 /// maximum: the first moment $m$ as a sign and 4 exponent and 3 mantissa bits (FP8's E4M3
 /// layout); the second moment as its **square root** $u = \sqrt{v}$ in 4 exponent and 4
@@ -245,6 +245,9 @@ impl Adam8bitState {
 }
 
 impl Adam8bit {
+    /// Parameters per block of the moments: 2,048, as in Dettmers et al.
+    pub const BLOCK: usize = BLOCK;
+
     /// Adam with 8-bit state, the given hyperparameters.
     ///
     /// # Errors
