@@ -244,57 +244,24 @@ impl Adam8bitState {
     }
 }
 
+super::compact_adam!(Adam8bit, Adam8bitState, "8-bit");
+
 impl Adam8bit {
     /// Parameters per block of the moments: 2,048, as in Dettmers et al.
     pub const BLOCK: usize = BLOCK;
 
-    /// Adam with 8-bit state, the given hyperparameters.
-    ///
-    /// # Errors
-    /// [`Error::Hyperparameter`] for the checks [`Adam::from_config`](super::Adam::from_config)
-    /// makes, and for `amsgrad`.
-    pub fn from_config(config: AdamConfig) -> Result<Self> {
-        check_adam_family(config.lr, config.betas, Some(config.eps), Some(config.weight_decay))?;
-        if config.amsgrad {
-            return Err(Error::Hyperparameter {
-                name: "amsgrad",
-                value: 1.0,
-                rule: "is not available with 8-bit state",
-            });
-        }
-        Ok(Self { config })
-    }
-
-    /// AdamW (decoupled weight decay, PyTorch's `lr`-scaled form) with 8-bit state.
-    ///
-    /// # Errors
-    /// As [`from_config`](Self::from_config).
-    pub fn adamw(config: AdamWConfig) -> Result<Self> {
-        Self::from_config(AdamConfig {
-            lr: config.lr,
-            betas: config.betas,
-            eps: config.eps,
-            weight_decay: config.weight_decay,
-            amsgrad: config.amsgrad,
-            maximize: config.maximize,
-            decoupled_weight_decay: true,
-            ..AdamConfig::default()
-        })
-    }
-
-    /// Zero moments for `len` parameters (as [`Optimizer::init`], without naming the
-    /// parameters' type).
-    pub fn init(&self, len: usize) -> Adam8bitState {
-        Adam8bitState::zeros(len)
-    }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
+    fn run<T: Float>(
+        &self,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut Adam8bitState,
+        threads: usize,
+    ) -> Result<()> {
+        self.run_with(params, grads, state, threads, true)
     }
 
     /// A step on `threads` threads; `fast` allows the AVX-512 loops (tests compare both).
-    fn run<T: Float>(
+    fn run_with<T: Float>(
         &self,
         params: &mut [T],
         grads: &[T],
@@ -436,52 +403,36 @@ impl<T: Float> Kernel<T> {
             }
             let (new_m, new_u) = (&mut new_m[..n], &mut new_u[..n]);
             let scales = (Scale::new(b.m_max[i], M_TOP), Scale::new(b.u_max[i], U_TOP));
-            self.update(p, g, (m, u), scales, new_m, new_u);
+            // Adam's update, a few elements at a time, with the next block asked for meanwhile.
+            for start in (0..n).step_by(PREFETCH_CHUNK) {
+                prefetch_next_block(start, &[p.as_ptr().cast(), g.as_ptr().cast()], size_of::<T>());
+                prefetch_next_block(start, &[m.as_ptr(), u.as_ptr()], 1);
+                let r = start..n.min(start + PREFETCH_CHUNK);
+                let (p, g, codes) = (&mut p[r.clone()], &g[r.clone()], (&m[r.clone()], &u[r.clone()]));
+                let new = (&mut new_m[r.clone()], &mut new_u[r]);
+                if self.plain {
+                    self.update::<true>(p, g, codes, scales, new);
+                } else {
+                    self.update::<false>(p, g, codes, scales, new);
+                }
+            }
             b.m_max[i] = store(m, new_m, M_TOP, noise[0], |y, inv, r| encode_m(y, inv, r >> 12));
             b.u_max[i] = store(u, new_u, U_TOP, noise[1], |y, inv, r| encode_u(y, inv, r >> 13));
         }
     }
 
-    /// Adam's update of one block, from moments read off their codes and scales; the new moments
-    /// in full precision go to `new_m` and `new_u` (the root of the new second moment).
+    /// Adam's update of a few elements, from moments read off their codes and scales; the new
+    /// moments in full precision go to `new_m` and `new_u` (the root of the new second moment).
+    /// `PLAIN` when there is no weight decay and no `maximize`, so that the loop skips the four
+    /// operations that would leave `x` and `g` unchanged.
     #[inline(always)]
-    fn update(
+    fn update<const PLAIN: bool>(
         &self,
         p: &mut [T],
         g: &[T],
         (m, u): (&[u8], &[u8]),
         (sm, su): (Scale, Scale),
-        new_m: &mut [T],
-        new_u: &mut [T],
-    ) {
-        let n = p.len();
-        let (g, m, u) = (&g[..n], &m[..n], &u[..n]);
-        let (new_m, new_u) = (&mut new_m[..n], &mut new_u[..n]);
-        for start in (0..n).step_by(PREFETCH_CHUNK) {
-            prefetch_next_block(start, &[p.as_ptr().cast(), g.as_ptr().cast()], size_of::<T>());
-            prefetch_next_block(start, &[m.as_ptr(), u.as_ptr()], 1);
-            let end = n.min(start + PREFETCH_CHUNK);
-            let (p, g, codes) = (&mut p[start..end], &g[start..end], (&m[start..end], &u[start..end]));
-            let (new_m, new_u) = (&mut new_m[start..end], &mut new_u[start..end]);
-            if self.plain {
-                self.update_chunk::<true>(p, g, codes, (sm, su), new_m, new_u);
-            } else {
-                self.update_chunk::<false>(p, g, codes, (sm, su), new_m, new_u);
-            }
-        }
-    }
-
-    /// The update of a few elements; `PLAIN` when there is no weight decay and no `maximize`,
-    /// so that the loop skips the four operations that would leave `x` and `g` unchanged.
-    #[inline(always)]
-    fn update_chunk<const PLAIN: bool>(
-        &self,
-        p: &mut [T],
-        g: &[T],
-        (m, u): (&[u8], &[u8]),
-        (sm, su): (Scale, Scale),
-        new_m: &mut [T],
-        new_u: &mut [T],
+        (new_m, new_u): (&mut [T], &mut [T]),
     ) {
         let n = p.len();
         let (g, m, u) = (&g[..n], &m[..n], &u[..n]);
@@ -623,55 +574,6 @@ fn widen<T: Float>(x: f32) -> T {
 #[inline(always)]
 fn narrow<T: Float>(x: T) -> f32 {
     x.to_f64_lossless() as f32
-}
-
-impl TryFrom<AdamConfig> for Adam8bit {
-    type Error = Error;
-    fn try_from(config: AdamConfig) -> Result<Self> {
-        Self::from_config(config)
-    }
-}
-
-impl From<Adam8bit> for AdamConfig {
-    fn from(o: Adam8bit) -> Self {
-        o.config
-    }
-}
-
-impl<T: Float> Optimizer<T> for Adam8bit {
-    type State = Adam8bitState;
-
-    fn init(&self, len: usize) -> Adam8bitState {
-        Adam8bitState::zeros(len)
-    }
-
-    fn check_state(&self, len: usize, state: &Adam8bitState) -> Result<()> {
-        state.check(len)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut Adam8bitState) -> Result<()> {
-        self.run(params, grads, state, 1, true)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut Adam8bitState,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads, true)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -826,14 +728,14 @@ mod tests {
         let mut y = x.clone();
         let (mut sx, mut sy) = (opt.init(n), opt.init(n));
         for t in 0..19 {
-            opt.run(&mut x, &grad(t), &mut sx, 1, true).unwrap();
-            opt.run(&mut y, &grad(t), &mut sy, 1, false).unwrap();
+            opt.run_with(&mut x, &grad(t), &mut sx, 1, true).unwrap();
+            opt.run_with(&mut y, &grad(t), &mut sy, 1, false).unwrap();
         }
         let far = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0_f32, f32::max);
         assert!(f64::from(far) < 0.05 * 19.0 * lr, "after 19 steps the parameters differ by {far}");
         let (mut a, mut b, mut sa, mut sb) = (y.clone(), y, sy.clone(), sy);
-        opt.run(&mut a, &grad(19), &mut sa, 1, true).unwrap();
-        opt.run(&mut b, &grad(19), &mut sb, 1, false).unwrap();
+        opt.run_with(&mut a, &grad(19), &mut sa, 1, true).unwrap();
+        opt.run_with(&mut b, &grad(19), &mut sb, 1, false).unwrap();
         let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
         assert!(f64::from(worst) < 1e-3 * lr, "one step: parameters differ by {worst}");
         let mut apart = 0;

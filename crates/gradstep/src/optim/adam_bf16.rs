@@ -167,57 +167,21 @@ impl TryFrom<RawAdamBf16State> for AdamBf16State {
     }
 }
 
+super::compact_adam!(AdamBf16, AdamBf16State, "bfloat16");
+
+impl AdamBf16State {
+    /// Zero moments for `len` parameters.
+    pub fn zeros(len: usize) -> Self {
+        Self { step: 0, exp_avg: vec![Bf16::default(); len], exp_avg_sq: vec![Bf16::default(); len] }
+    }
+
+    fn check(&self, len: usize) -> Result<()> {
+        check_len("exp_avg", len, self.exp_avg.len())?;
+        check_len("exp_avg_sq", len, self.exp_avg_sq.len())
+    }
+}
+
 impl AdamBf16 {
-    /// Adam with compact state, the given hyperparameters.
-    ///
-    /// # Errors
-    /// [`Error::Hyperparameter`] for the checks [`Adam::from_config`](super::Adam::from_config)
-    /// makes, and for `amsgrad`.
-    pub fn from_config(config: AdamConfig) -> Result<Self> {
-        check_adam_family(config.lr, config.betas, Some(config.eps), Some(config.weight_decay))?;
-        if config.amsgrad {
-            return Err(Error::Hyperparameter {
-                name: "amsgrad",
-                value: 1.0,
-                rule: "is not available with bfloat16 state",
-            });
-        }
-        Ok(Self { config })
-    }
-
-    /// AdamW (decoupled weight decay, PyTorch's `lr`-scaled form) with compact state.
-    ///
-    /// # Errors
-    /// As [`from_config`](Self::from_config).
-    pub fn adamw(config: AdamWConfig) -> Result<Self> {
-        Self::from_config(AdamConfig {
-            lr: config.lr,
-            betas: config.betas,
-            eps: config.eps,
-            weight_decay: config.weight_decay,
-            amsgrad: config.amsgrad,
-            maximize: config.maximize,
-            decoupled_weight_decay: true,
-            ..AdamConfig::default()
-        })
-    }
-
-    /// Zero moments for `len` parameters. (The same as [`Optimizer::init`], whose state does not
-    /// depend on the parameters' type; this inherent method spares callers naming that type.)
-    pub fn init(&self, len: usize) -> AdamBf16State {
-        AdamBf16State { step: 0, exp_avg: vec![Bf16::default(); len], exp_avg_sq: vec![Bf16::default(); len] }
-    }
-
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
-    }
-
-    fn check(len: usize, state: &AdamBf16State) -> Result<()> {
-        check_len("exp_avg", len, state.exp_avg.len())?;
-        check_len("exp_avg_sq", len, state.exp_avg_sq.len())
-    }
-
     fn run<T: Float>(
         &self,
         params: &mut [T],
@@ -227,7 +191,7 @@ impl AdamBf16 {
     ) -> Result<()> {
         let n = params.len();
         check_len("gradient", n, grads.len())?;
-        Self::check(n, state)?;
+        state.check(n)?;
         let c = &self.config;
         let t = next_step(state.step)?;
         let eps = eps_of::<T>(c.eps)?;
@@ -318,55 +282,6 @@ impl<T: Float> Kernel<T> {
             let denom = vi.sqrt() * self.inv_bc2_sqrt + self.eps;
             p[i] = x + self.neg_step * mi / denom;
         }
-    }
-}
-
-impl TryFrom<AdamConfig> for AdamBf16 {
-    type Error = Error;
-    fn try_from(config: AdamConfig) -> Result<Self> {
-        Self::from_config(config)
-    }
-}
-
-impl From<AdamBf16> for AdamConfig {
-    fn from(o: AdamBf16) -> Self {
-        o.config
-    }
-}
-
-impl<T: Float> Optimizer<T> for AdamBf16 {
-    type State = AdamBf16State;
-
-    fn init(&self, len: usize) -> AdamBf16State {
-        AdamBf16::init(self, len)
-    }
-
-    fn check_state(&self, len: usize, state: &AdamBf16State) -> Result<()> {
-        Self::check(len, state)
-    }
-
-    fn step(&self, params: &mut [T], grads: &[T], state: &mut AdamBf16State) -> Result<()> {
-        self.run(params, grads, state, 1)
-    }
-
-    fn step_parallel(
-        &self,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut AdamBf16State,
-        threads: usize,
-    ) -> Result<()> {
-        self.run(params, grads, state, threads)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check_non_negative("lr", lr)?;
-        self.config.lr = lr;
-        Ok(())
     }
 }
 

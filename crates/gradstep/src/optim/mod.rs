@@ -215,6 +215,106 @@ macro_rules! optimizer_methods {
 }
 pub(crate) use optimizer_methods;
 
+/// What the compact-state Adams ([`AdamBf16`], [`Adam8bit`]) share around their step: the
+/// constructors from an [`AdamConfig`] (which refuse AMSGrad: a third buffer of maxima would
+/// undo the saving) or an [`AdamWConfig`], serde through the config, and the [`Optimizer`]
+/// impl. Each provides `State::zeros(len)`, `State::check(&self, len)` and
+/// `run(&self, params, grads, state, threads)`.
+macro_rules! compact_adam {
+    ($opt:ident, $state:ident, $what:literal) => {
+        impl $opt {
+            #[doc = concat!("Adam with ", $what, " state, the given hyperparameters.")]
+            ///
+            /// # Errors
+            /// [`Error::Hyperparameter`] for the checks [`Adam::from_config`](super::Adam::from_config)
+            /// makes, and for `amsgrad`.
+            pub fn from_config(config: AdamConfig) -> Result<Self> {
+                check_adam_family(config.lr, config.betas, Some(config.eps), Some(config.weight_decay))?;
+                if config.amsgrad {
+                    return Err(Error::Hyperparameter {
+                        name: "amsgrad",
+                        value: 1.0,
+                        rule: concat!("is not available with ", $what, " state"),
+                    });
+                }
+                Ok(Self { config })
+            }
+
+            #[doc = concat!("AdamW (decoupled weight decay, PyTorch's `lr`-scaled form) with ", $what, " state.")]
+            ///
+            /// # Errors
+            /// As [`from_config`](Self::from_config).
+            pub fn adamw(config: AdamWConfig) -> Result<Self> {
+                Self::from_config(AdamConfig {
+                    lr: config.lr,
+                    betas: config.betas,
+                    eps: config.eps,
+                    weight_decay: config.weight_decay,
+                    amsgrad: config.amsgrad,
+                    maximize: config.maximize,
+                    decoupled_weight_decay: true,
+                    ..AdamConfig::default()
+                })
+            }
+
+            /// Zero moments for `len` parameters (as [`Optimizer::init`], without naming the
+            /// parameters' type).
+            pub fn init(&self, len: usize) -> $state {
+                $state::zeros(len)
+            }
+
+            /// The hyperparameters.
+            pub fn config(&self) -> &AdamConfig {
+                &self.config
+            }
+        }
+
+        impl TryFrom<AdamConfig> for $opt {
+            type Error = Error;
+            fn try_from(config: AdamConfig) -> Result<Self> {
+                Self::from_config(config)
+            }
+        }
+
+        impl From<$opt> for AdamConfig {
+            fn from(o: $opt) -> Self {
+                o.config
+            }
+        }
+
+        impl<T: Float> Optimizer<T> for $opt {
+            type State = $state;
+
+            fn init(&self, len: usize) -> $state {
+                $state::zeros(len)
+            }
+
+            fn check_state(&self, len: usize, state: &$state) -> Result<()> {
+                state.check(len)
+            }
+
+            fn step(&self, params: &mut [T], grads: &[T], state: &mut $state) -> Result<()> {
+                self.run(params, grads, state, 1)
+            }
+
+            fn step_parallel(&self, params: &mut [T], grads: &[T], state: &mut $state, threads: usize) -> Result<()> {
+                self.run(params, grads, state, threads)
+            }
+
+            fn learning_rate(&self) -> f64 {
+                self.config.lr
+            }
+
+            fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+                check_non_negative("lr", lr)?;
+                self.config.lr = lr;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use compact_adam;
+
 /// The checks the Adam family's configs share, in this order (so the first bad value is the
 /// one reported): `lr` finite and >= 0, `betas.0` and `betas.1` in [0, 1), then `eps` finite
 /// and > 0 and `weight_decay` finite and >= 0 for the optimizers that have them (Lion has no
