@@ -579,7 +579,7 @@ fn narrow<T: Float>(x: T) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Adam;
+    use crate::optim::{FirstSteps, first_steps};
 
     #[test]
     fn codes_cover_their_ranges_in_order() {
@@ -671,17 +671,8 @@ mod tests {
 
     #[test]
     fn first_step_matches_adam_and_threads_change_nothing() {
-        let n = 3 * MIN_CHUNK + 5;
-        let x0: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let g: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 0.01).collect();
-        let config =
-            AdamConfig { lr: 1e-2, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() };
-        let (compact, full) = (Adam8bit::from_config(config).unwrap(), Adam::from_config(config).unwrap());
-        let (mut a, mut b) = (x0.clone(), x0.clone());
-        let mut sa = compact.init(n);
-        compact.step(&mut a, &g, &mut sa).unwrap();
-        let mut sb = full.init(n);
-        full.step(&mut b, &g, &mut sb).unwrap();
+        let (compact, FirstSteps { x0, g, compact: (a, sa), full: (b, sb) }) =
+            first_steps(Adam8bit::from_config);
         // From zero moments the first update uses the full-precision moments: Adam's to within
         // the rounding of the multiplied bias correction and, on AVX-512, the approximate
         // reciprocals' 2⁻¹⁴ of the update (lr = 1e-2).
@@ -700,7 +691,7 @@ mod tests {
         }
         for threads in [2, 3] {
             let mut c = x0.clone();
-            let mut sc = compact.init(n);
+            let mut sc = compact.init(x0.len());
             compact.step_parallel(&mut c, &g, &mut sc, threads).unwrap();
             compact.step_parallel(&mut c, &g, &mut sc, threads).unwrap();
             let (mut d, mut sd) = (a.clone(), sa.clone());

@@ -288,8 +288,7 @@ impl<T: Float> Kernel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Adam;
-    use crate::optim::parallel::MIN_CHUNK;
+    use crate::optim::{FirstSteps, first_steps};
 
     #[test]
     fn bf16_round_trips_and_rounds_to_nearest_even() {
@@ -335,17 +334,8 @@ mod tests {
 
     #[test]
     fn first_step_matches_adam_and_threads_change_nothing() {
-        let n = 3 * MIN_CHUNK + 5;
-        let x0: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let g: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 0.01).collect();
-        let config =
-            AdamConfig { lr: 1e-2, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() };
-        let (compact, full) = (AdamBf16::from_config(config).unwrap(), Adam::from_config(config).unwrap());
-        let (mut a, mut b) = (x0.clone(), x0.clone());
-        let mut sa = compact.init(n);
-        compact.step(&mut a, &g, &mut sa).unwrap();
-        let mut sb = full.init(n);
-        full.step(&mut b, &g, &mut sb).unwrap();
+        let (compact, FirstSteps { x0, g, compact: (a, sa), full: (b, _) }) =
+            first_steps(AdamBf16::from_config);
         // From zero moments the first update uses the full-precision moments, so it is Adam's
         // to within the one rounding of the multiplied bias correction: an error of an ulp or two
         // in an update of size lr, plus the rounding of x - update.
@@ -353,7 +343,7 @@ mod tests {
             assert!((x - y).abs() <= 4.0 * f32::EPSILON * (x.abs() + 1e-2), "{x} vs {y}");
         }
         let mut c = x0;
-        let mut sc = compact.init(n);
+        let mut sc = compact.init(c.len());
         compact.step_parallel(&mut c, &g, &mut sc, 3).unwrap();
         assert_eq!(a, c);
         assert_eq!(sa, sc);

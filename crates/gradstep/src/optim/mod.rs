@@ -315,6 +315,37 @@ macro_rules! compact_adam {
 }
 pub(crate) use compact_adam;
 
+/// The first step of a compact-state Adam and of [`Adam`] from the same point, for the two
+/// compact optimizers' tests: `n` parameters (three thread chunks and a few), lr 1e-2 and
+/// decoupled weight decay.
+#[cfg(test)]
+pub(crate) struct FirstSteps<S> {
+    pub x0: Vec<f32>,
+    pub g: Vec<f32>,
+    /// The compact optimizer's point and state after its step.
+    pub compact: (Vec<f32>, S),
+    /// Adam's.
+    pub full: (Vec<f32>, AdamState<f32>),
+}
+
+#[cfg(test)]
+pub(crate) fn first_steps<O: Optimizer<f32>>(
+    make: impl Fn(AdamConfig) -> Result<O>,
+) -> (O, FirstSteps<O::State>) {
+    let n = 3 * parallel::MIN_CHUNK + 5;
+    let x0: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 0.01).collect();
+    let config =
+        AdamConfig { lr: 1e-2, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() };
+    let (compact, full) = (make(config).unwrap(), Adam::from_config(config).unwrap());
+    let (mut a, mut b) = (x0.clone(), x0.clone());
+    let mut sa = compact.init(n);
+    compact.step(&mut a, &g, &mut sa).unwrap();
+    let mut sb = Optimizer::<f32>::init(&full, n);
+    full.step(&mut b, &g, &mut sb).unwrap();
+    (compact, FirstSteps { x0, g, compact: (a, sa), full: (b, sb) })
+}
+
 /// The checks the Adam family's configs share, in this order (so the first bad value is the
 /// one reported): `lr` finite and >= 0, `betas.0` and `betas.1` in [0, 1), then `eps` finite
 /// and > 0 and `weight_decay` finite and >= 0 for the optimizers that have them (Lion has no
