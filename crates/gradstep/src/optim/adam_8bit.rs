@@ -276,17 +276,20 @@ impl Adam8bit {
         let t = next_step(state.step)?;
         let eps = eps_of::<T>(c.eps)?;
         let (b1, b2) = c.betas;
+        let neg_step = -(c.lr / bias_correction(b1, t));
+        let inv_bc2_sqrt = 1.0 / bias_correction(b2, t).sqrt();
+        let plain = c.weight_decay == 0.0 && !c.maximize;
         let k = Kernel {
             t,
             w1: Lerp::<T>::ema(b1),
             beta2: T::of(b2),
             one_minus_b2: T::of(1.0 - b2),
-            neg_step: T::of(-(c.lr / bias_correction(b1, t))),
-            inv_bc2_sqrt: T::of(1.0 / bias_correction(b2, t).sqrt()),
+            neg_step: T::of(neg_step),
+            inv_bc2_sqrt: T::of(inv_bc2_sqrt),
             eps,
             prep: GradPrep::<T>::new(c.maximize, c.weight_decay, !c.decoupled_weight_decay),
             shrink: decoupled_shrink::<T>(c.lr, c.weight_decay, c.decoupled_weight_decay),
-            plain: c.weight_decay == 0.0 && !c.maximize,
+            plain,
             #[cfg(target_arch = "x86_64")]
             fast: (fast
                 && TypeId::of::<T>() == TypeId::of::<f32>()
@@ -298,13 +301,13 @@ impl Adam8bit {
                     one_minus_beta1: (1.0 - b1) as f32,
                     beta2: b2 as f32,
                     one_minus_beta2: (1.0 - b2) as f32,
-                    neg_step: (-(c.lr / bias_correction(b1, t))) as f32,
-                    inv_bc2_sqrt: (1.0 / bias_correction(b2, t).sqrt()) as f32,
+                    neg_step: neg_step as f32,
+                    inv_bc2_sqrt: inv_bc2_sqrt as f32,
                     eps: eps.to_f64_lossless() as f32,
                     sign: if c.maximize { -1.0 } else { 1.0 },
                     wd: if coupled { c.weight_decay as f32 } else { 0.0 },
                     shrink: decoupled_shrink::<f32>(c.lr, c.weight_decay, c.decoupled_weight_decay),
-                    plain: c.weight_decay == 0.0 && !c.maximize,
+                    plain,
                 }
             }),
         };
