@@ -73,7 +73,12 @@ pub fn write_notebooks() -> Result<()> {
 /// crates it loads, the lock file and the kernel settings.
 fn fingerprint(notebook: &Path) -> Result<u64> {
     let root = root();
-    let mut files = vec![notebook.to_path_buf(), root.join("Cargo.lock"), root.join("notebooks/evcxr.toml")];
+    let mut files = vec![
+        notebook.to_path_buf(),
+        root.join("Cargo.lock"),
+        root.join("notebooks/evcxr.toml"),
+        root.join("notebooks/headless-profile.toml"),
+    ];
     let mut stack = vec![root.join("crates/gradstep"), root.join("crates/gradstep-lab")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -155,9 +160,16 @@ fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result
     // compiled for the next run. Notebooks run one after another, so no two kernels share it.
     // GRADSTEP_EVCXR_DIR moves it, e.g. for a second checkout running at the same time; a folder
     // inside the repository other than target/evcxr would be taken for a workspace member.
+    // The kernels build in its `kernel` folder, under the Cargo settings of
+    // `notebooks/headless-profile.toml`, copied to the folder's `.cargo/config.toml`.
     let evcxr_dir =
         std::env::var_os("GRADSTEP_EVCXR_DIR").map_or_else(|| root().join("target/evcxr"), PathBuf::from);
-    cmd.env("EVCXR_TMPDIR", evcxr_dir);
+    let kernel_dir = evcxr_dir.join("kernel");
+    std::fs::create_dir_all(evcxr_dir.join(".cargo"))?;
+    std::fs::create_dir_all(&kernel_dir)?;
+    std::fs::copy(root().join("notebooks/headless-profile.toml"), evcxr_dir.join(".cargo/config.toml"))
+        .context("copying notebooks/headless-profile.toml")?;
+    cmd.env("EVCXR_TMPDIR", kernel_dir);
     if let Some(file) = touch {
         cmd.arg("--touch").arg(file);
     }
