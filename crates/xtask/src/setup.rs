@@ -124,8 +124,9 @@ pub fn install_requirements(file: &str, why: &str) -> Result<()> {
 }
 
 /// Registers the evcxr kernel inside `.venv` (not in the user's home), where the environment's
-/// Jupyter finds it.
+/// Jupyter finds it, after making sure the standard library's source is there ([`rust_src`]).
 pub fn kernel() -> Result<()> {
+    rust_src()?;
     let spec = venv().join("share/jupyter/kernels/rust/kernel.json");
     let evcxr = which("evcxr_jupyter").context("evcxr_jupyter is not on PATH; run `cargo xtask setup`")?;
     if std::fs::read_to_string(&spec).is_ok_and(|s| s.contains(&*evcxr.to_string_lossy())) {
@@ -139,6 +140,27 @@ pub fn kernel() -> Result<()> {
         bail!("evcxr_jupyter --install did not write {}", spec.display());
     }
     Ok(())
+}
+
+/// Adds rustup's `rust-src` component when the toolchain lacks it. The kernel's built-in
+/// rust-analyzer reads the standard library's source to work out the type of every variable a
+/// cell keeps; without it, a cell as plain as `let v = vec![1.0]` fails with "Couldn't
+/// automatically determine type", and rustup's `minimal` and `default` profiles leave it out.
+pub fn rust_src() -> Result<()> {
+    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    if sysroot.join("lib/rustlib/src/rust/library/std").is_dir() {
+        step("the standard library's source (rust-src): already installed");
+        return Ok(());
+    }
+    if which("rustup").is_none() {
+        bail!(
+            "the notebooks' kernel needs the standard library's source in {}, and there is no rustup to add it",
+            sysroot.join("lib/rustlib/src/rust/library").display()
+        );
+    }
+    step("adding the standard library's source for the kernel (rustup component add rust-src)");
+    run(Command::new("rustup").args(["component", "add", "rust-src"]))
 }
 
 /// The full path of a program on PATH.
