@@ -147,8 +147,7 @@ pub fn kernel() -> Result<()> {
 /// cell keeps; without it, a cell as plain as `let v = vec![1.0]` fails with "Couldn't
 /// automatically determine type", and rustup's `minimal` and `default` profiles leave it out.
 pub fn rust_src() -> Result<()> {
-    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
-    let sysroot = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    let sysroot = sysroot()?;
     if sysroot.join("lib/rustlib/src/rust/library/std").is_dir() {
         step("the standard library's source (rust-src): already installed");
         return Ok(());
@@ -161,6 +160,12 @@ pub fn rust_src() -> Result<()> {
     }
     step("adding the standard library's source for the kernel (rustup component add rust-src)");
     run(Command::new("rustup").args(["component", "add", "rust-src"]))
+}
+
+/// The sysroot of the `rustc` on PATH.
+pub fn sysroot() -> Result<PathBuf> {
+    let out = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
+    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
 }
 
 /// The full path of a program on PATH.

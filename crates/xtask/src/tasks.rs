@@ -269,8 +269,7 @@ pub fn book_test(chapters: &[String]) -> Result<()> {
     // Two runs at once would empty each other's `chapter-deps` folder and logs.
     let _lock = lock("book-test")?;
     let deps = chapter_deps()?;
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
-    let rustdoc = PathBuf::from(String::from_utf8(sysroot.stdout)?.trim()).join("bin/rustdoc");
+    let rustdoc = setup::sysroot()?.join("bin/rustdoc");
     let shim_dir = target_dir().join("rustdoc-shim");
     std::fs::create_dir_all(&shim_dir)?;
     let logs = target_dir().join("mdbook-test");
