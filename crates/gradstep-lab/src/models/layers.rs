@@ -874,13 +874,14 @@ fn relu_backward(threads: usize, dx: &mut [f32], dy: &[f32], y: &[f32]) {
 }
 
 /// Softmax cross-entropy of `logits` (n × classes) against `labels`, summed over the n
-/// examples; writes the gradient of their mean loss into `dlogits` if given, and returns
-/// (summed loss, number of correct argmaxes).
+/// examples. If `dlogits` is given as (buffer, b), writes there the gradient of the summed
+/// loss divided by b: the n examples' part of the gradient of a batch of b examples' mean
+/// loss. Returns (summed loss, number of correct argmaxes).
 pub(crate) fn softmax_cross_entropy(
     logits: &[f32],
     labels: &[u8],
     classes: usize,
-    mut dlogits: Option<&mut [f32]>,
+    mut dlogits: Option<(&mut [f32], usize)>,
 ) -> (f64, usize) {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (i, &label) in labels.iter().enumerate() {
@@ -892,11 +893,11 @@ pub(crate) fn softmax_cross_entropy(
         let sum: f64 = z.iter().map(|&v| f64::from(v - max).exp()).sum();
         loss += sum.ln() - f64::from(z[usize::from(label)] - max);
         correct += usize::from(arg == usize::from(label));
-        if let Some(d) = dlogits.as_deref_mut() {
-            let d = &mut d[i * classes..(i + 1) * classes];
+        if let Some((d, batch)) = dlogits.as_mut() {
+            let (d, batch) = (&mut d[i * classes..(i + 1) * classes], *batch as f32);
             for (j, (d, &v)) in d.iter_mut().zip(z).enumerate() {
                 let p = (f64::from(v - max).exp() / sum) as f32;
-                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / labels.len() as f32;
+                *d = (p - if j == usize::from(label) { 1.0 } else { 0.0 }) / batch;
             }
         }
     }
@@ -1119,7 +1120,7 @@ mod tests {
         assert!((loss - 2.0 * 10f64.ln()).abs() < 1e-6);
         assert_eq!(correct, 0);
         let mut d = [0.0; 3];
-        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, Some(&mut d));
+        let (_, correct) = softmax_cross_entropy(&[5.0, 0.0, 0.0], &[0], 3, Some((&mut d, 1)));
         assert_eq!(correct, 1);
         assert!(d[0] < 0.0 && d[1] > 0.0 && (d.iter().sum::<f32>()).abs() < 1e-6);
     }

@@ -402,10 +402,14 @@ pub(super) fn transpose_dy(conv: &Conv<'_>, isa: Isa, dy: &[f32], threads: usize
     let out = Planes::of(o, conv.n);
     dyt.resize(conv.n * ohw * lanes, 0.0);
     rows_in_parts(threads, &mut dyt[..conv.n * ohw * lanes], ohw * lanes, &|r, part| {
+        // Channel after channel: each plane of dy is read in order, with no branch per value.
         for (i, example) in r.zip(part.chunks_exact_mut(ohw * lanes)) {
-            for (pix, v) in example.chunks_exact_mut(lanes).enumerate() {
-                for (c, v) in v.iter_mut().enumerate() {
-                    *v = if c < oc { dy[out.at(c, i) + pix] } else { 0.0 };
+            for c in 0..lanes {
+                let column = example[c..].iter_mut().step_by(lanes);
+                if c < oc {
+                    column.zip(&dy[out.at(c, i)..][..ohw]).for_each(|(v, &g)| *v = g);
+                } else {
+                    column.for_each(|v| *v = 0.0);
                 }
             }
         }
