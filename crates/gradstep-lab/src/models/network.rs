@@ -193,24 +193,18 @@ impl Workspace {
         let n = labels.len();
         let classes = plan.shapes.last().expect("has shapes").len();
         self.forward(plan, x, threads);
-        self.dy.resize(n * classes, 0.0);
         let (loss, correct) = layers::softmax_cross_entropy(
             self.acts.last().expect("has activations"),
             labels,
             classes,
-            Some((&mut self.dy, batch)),
+            Some((at_least(&mut self.dy, n * classes), batch)),
         );
         grads.fill(0.0);
         for i in (0..plan.layers.len()).rev() {
             let (s, o) = (plan.shapes[i], plan.shapes[i + 1]);
             let range = plan.offsets[i]..plan.offsets[i + 1];
             // The first layer's input gradient is not needed.
-            let dx = if i > 0 {
-                self.dx.resize(n * s.len(), 0.0);
-                Some(&mut self.dx[..])
-            } else {
-                None
-            };
+            let dx = if i > 0 { Some(at_least(&mut self.dx, n * s.len())) } else { None };
             layers::backward(
                 &plan.layers[i],
                 s,
@@ -219,7 +213,7 @@ impl Workspace {
                 &mut grads[range],
                 &self.acts[i],
                 &self.acts[i + 1],
-                &self.dy,
+                &self.dy[..n * o.len()],
                 n,
                 dx,
                 &mut self.caches[i],
@@ -229,6 +223,16 @@ impl Workspace {
         }
         (loss, correct)
     }
+}
+
+/// The first `len` values of `buf`, grown if it is shorter. The gradient buffers keep their
+/// largest size: shrinking and growing them again at every layer zero-filled megabytes per
+/// batch, for values every layer's backward pass overwrites.
+fn at_least(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
 }
 
 impl Network {
