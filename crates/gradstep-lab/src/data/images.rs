@@ -179,8 +179,14 @@ impl ImageSet {
         self.check_indices(idx)?;
         x.clear();
         y.clear();
+        x.reserve(idx.len() * self.pixels.ncols());
         for &i in idx {
-            x.extend(self.pixels.row(i).iter());
+            // Whole rows at once: element by element, the copy took 2% of a LeNet epoch.
+            let row = self.pixels.row(i);
+            match row.as_slice() {
+                Some(row) => x.extend_from_slice(row),
+                None => x.extend(row.iter()),
+            }
             y.push(self.labels[i]);
         }
         Ok(())

@@ -694,13 +694,18 @@ fn max_pool(s: Shape, o: Shape, x: &[f32], n: usize, y: &mut [f32], argmax: &mut
     );
 }
 
-/// The adjoint of [`max_pool`]: each output's gradient goes to its window's maximum.
+/// The adjoint of [`max_pool`]: each output's gradient goes to its window's maximum. Given
+/// `relu_out`, the output of a ReLU just before the pooling, it is that ReLU's adjoint too: a
+/// maximum the ReLU clipped to 0 passes nothing on. That gives the same bits as the two passes
+/// one after the other, without a pass over the ReLU's output and two gradients.
+#[allow(clippy::too_many_arguments)]
 fn max_pool_backward(
     s: Shape,
     o: Shape,
     n: usize,
     argmax: &[u32],
     dy: &[f32],
+    relu_out: Option<&[f32]>,
     dx: &mut [f32],
     threads: usize,
 ) {
@@ -712,10 +717,30 @@ fn max_pool_backward(
         let outputs = r.start * n * ohw..r.end * n * ohw;
         dx.fill(0.0);
         let base = r.start * n * hw;
-        for (j, g) in argmax[outputs.clone()].iter().zip(&dy[outputs]) {
-            dx[*j as usize - base] += g;
+        for (&j, g) in argmax[outputs.clone()].iter().zip(&dy[outputs]) {
+            let j = j as usize;
+            if relu_out.is_none_or(|y| y[j] > 0.0) {
+                dx[j - base] += g;
+            }
         }
     });
+}
+
+/// The backward passes of a ReLU and the 2 × 2 max pooling right after it, in one: `s` and `o`
+/// are the pooling's input and output shapes, `relu_out` the ReLU's output, `dy` the gradient
+/// of the pooling's output, `cache` the pooling's; writes the gradient of the ReLU's input.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn relu_pool_backward(
+    s: Shape,
+    o: Shape,
+    n: usize,
+    relu_out: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    cache: &Cache,
+    threads: usize,
+) {
+    max_pool_backward(s, o, n, &cache.argmax, dy, Some(relu_out), dx, threads.clamp(1, n.max(1)));
 }
 
 /// Given dy for the batch, adds the parameter gradient into `grads` and, if `dx` is given,
@@ -829,7 +854,7 @@ pub(crate) fn backward(
         }
         Layer::MaxPool => {
             if let Some(dx) = dx {
-                max_pool_backward(s, o, n, &cache.argmax, dy, dx, threads);
+                max_pool_backward(s, o, n, &cache.argmax, dy, None, dx, threads);
             }
         }
         Layer::Relu => {
@@ -1111,6 +1136,31 @@ mod tests {
                 gb.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
             );
+        }
+    }
+
+    #[test]
+    fn relu_and_pooling_backward_in_one_pass_give_the_two_passes_bits() {
+        for (s, n) in [(Shape::image(3, 6, 4), 5), (Shape::image(2, 2, 2), 4)] {
+            let o = Layer::MaxPool.output_shape(s).unwrap();
+            let x: Vec<f32> = (0..n * s.len()).map(|i| (i as f32 * 0.71).sin() - 0.6).collect();
+            let y: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
+            let (mut pooled, mut argmax) = (vec![0.0; n * o.len()], Vec::new());
+            max_pool(s, o, &y, n, &mut pooled, &mut argmax, 1);
+            let dy: Vec<f32> = (0..n * o.len()).map(|i| (i as f32 * 1.3).cos() - 0.2).collect();
+            let mut dpool = vec![0.0; n * s.len()];
+            max_pool_backward(s, o, n, &argmax, &dy, None, &mut dpool, 1);
+            let mut two = vec![0.0; n * s.len()];
+            relu_backward(1, &mut two, &dpool, &y);
+            for threads in [1, 2, 3] {
+                let mut one = vec![7.0; n * s.len()];
+                max_pool_backward(s, o, n, &argmax, &dy, Some(&y), &mut one, threads);
+                assert_eq!(
+                    one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    two.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+            }
+            assert!(two.iter().any(|&v| v != 0.0) && dpool.iter().zip(&two).any(|(p, t)| p != t));
         }
     }
 

@@ -200,8 +200,22 @@ impl Workspace {
             Some((at_least(&mut self.dy, n * classes), batch)),
         );
         grads.fill(0.0);
+        let mut done = false;
         for i in (0..plan.layers.len()).rev() {
+            if std::mem::take(&mut done) {
+                continue;
+            }
             let (s, o) = (plan.shapes[i], plan.shapes[i + 1]);
+            // A ReLU (whose input gradient is needed) just before a max pooling: both backward
+            // passes in one, with the same bits.
+            if i >= 2 && plan.layers[i] == Layer::MaxPool && plan.layers[i - 1] == Layer::Relu {
+                let dx = at_least(&mut self.dx, n * s.len());
+                let dy = &self.dy[..n * o.len()];
+                layers::relu_pool_backward(s, o, n, &self.acts[i], dy, dx, &self.caches[i], threads);
+                std::mem::swap(&mut self.dy, &mut self.dx);
+                done = true;
+                continue;
+            }
             let range = plan.offsets[i]..plan.offsets[i + 1];
             // The first layer's input gradient is not needed.
             let dx = if i > 0 { Some(at_least(&mut self.dx, n * s.len())) } else { None };
