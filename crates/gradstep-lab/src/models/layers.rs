@@ -717,11 +717,11 @@ fn max_pool_backward(
         let outputs = r.start * n * ohw..r.end * n * ohw;
         dx.fill(0.0);
         let base = r.start * n * hw;
-        for (&j, g) in argmax[outputs.clone()].iter().zip(&dy[outputs]) {
-            let j = j as usize;
-            if relu_out.is_none_or(|y| y[j] > 0.0) {
-                dx[j - base] += g;
-            }
+        let pairs = argmax[outputs.clone()].iter().map(|&j| j as usize).zip(&dy[outputs]);
+        match relu_out {
+            None => pairs.for_each(|(j, g)| dx[j - base] += g),
+            // A select, not a branch: whether the ReLU clipped a maximum is a coin toss.
+            Some(y) => pairs.for_each(|(j, &g)| dx[j - base] += if y[j] > 0.0 { g } else { 0.0 }),
         }
     });
 }
