@@ -1141,15 +1141,21 @@ mod tests {
 
     #[test]
     fn relu_and_pooling_backward_in_one_pass_give_the_two_passes_bits() {
-        for (s, n) in [(Shape::image(3, 6, 4), 5), (Shape::image(2, 2, 2), 4)] {
+        for (s, n) in [(Shape::image(3, 6, 4), 5), (Shape::image(2, 5, 7), 3), (Shape::image(2, 2, 2), 4)] {
             let o = Layer::MaxPool.output_shape(s).unwrap();
             let x: Vec<f32> = (0..n * s.len()).map(|i| (i as f32 * 0.71).sin() - 0.6).collect();
             let y: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
             let (mut pooled, mut argmax) = (vec![0.0; n * o.len()], Vec::new());
             max_pool(s, o, &y, n, &mut pooled, &mut argmax, 1);
             let dy: Vec<f32> = (0..n * o.len()).map(|i| (i as f32 * 1.3).cos() - 0.2).collect();
-            let mut dpool = vec![0.0; n * s.len()];
+            // Stale values in the buffer must not survive.
+            let mut dpool = vec![7.0; n * s.len()];
             max_pool_backward(s, o, n, &argmax, &dy, None, &mut dpool, 1);
+            let mut scattered = vec![0.0f32; n * s.len()];
+            for (&j, g) in argmax.iter().zip(&dy) {
+                scattered[j as usize] += g;
+            }
+            assert_eq!(dpool, scattered);
             let mut two = vec![0.0; n * s.len()];
             relu_backward(1, &mut two, &dpool, &y);
             for threads in [1, 2, 3] {
