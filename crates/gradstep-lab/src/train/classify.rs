@@ -166,7 +166,7 @@ impl ClassifierTraining {
         train: &ImageSet,
         test: &ImageSet,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, Single(opt), train, test, None::<fn(usize) -> f64>)
+        self.train(net, &mut Single::new(opt, net), train, test, None)
     }
 
     /// Trains, setting the learning rate from `schedule(epoch)` at each epoch boundary (see
@@ -181,9 +181,9 @@ impl ClassifierTraining {
         opt: &mut O,
         train: &ImageSet,
         test: &ImageSet,
-        schedule: impl FnMut(usize) -> f64,
+        mut schedule: impl FnMut(usize) -> f64,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, Single(opt), train, test, Some(schedule))
+        self.train(net, &mut Single::new(opt, net), train, test, Some(&mut schedule))
     }
 
     /// Trains with the tensors of `net` split between optimizers, e.g. Muon for the hidden
@@ -219,7 +219,7 @@ impl ClassifierTraining {
         train: &ImageSet,
         test: &ImageSet,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, Grouped(groups), train, test, None::<fn(usize) -> f64>)
+        self.train(net, &mut Grouped::new(groups), train, test, None)
     }
 
     /// [`ClassifierTraining::run_groups`] with a schedule: `schedule(epoch)` is the factor on
@@ -234,18 +234,22 @@ impl ClassifierTraining {
         groups: &mut NetworkGroups,
         train: &ImageSet,
         test: &ImageSet,
-        schedule: impl FnMut(usize) -> f64,
+        mut schedule: impl FnMut(usize) -> f64,
     ) -> Result<ClassifyHistory, TrainError> {
-        self.train(net, Grouped(groups), train, test, Some(schedule))
+        self.train(net, &mut Grouped::new(groups), train, test, Some(&mut schedule))
     }
 
-    fn train<S: Stepper>(
+    /// The loop behind every `run` method. It takes the optimizer and the schedule as trait
+    /// objects so that it is compiled once, in this crate: a notebook cell that trains then
+    /// compiles a few small wrappers instead of the whole loop for its optimizer and closure
+    /// types (about half a second a cell in the kernel).
+    fn train(
         &self,
         net: &mut Network,
-        mut opt: S,
+        opt: &mut dyn Stepper,
         train: &ImageSet,
         test: &ImageSet,
-        mut schedule: Option<impl FnMut(usize) -> f64>,
+        mut schedule: Option<&mut dyn FnMut(usize) -> f64>,
     ) -> Result<ClassifyHistory, TrainError> {
         if self.epochs == 0 {
             return Err(TrainError::Setting { name: "epochs", rule: "must be at least 1".into() });
@@ -267,7 +271,6 @@ impl ClassifierTraining {
         }
         let mut batches = train.minibatches(self.batch_size, Sampling::WithoutReplacement, self.seed)?;
         let per_epoch = batches.batches_per_epoch();
-        let mut state = opt.init(net);
         let (mut x, mut y) = (Vec::new(), Vec::new());
         let mut eval_point = vec![0.0; net.num_params()];
         let mut history = ClassifyHistory::default();
@@ -282,7 +285,7 @@ impl ClassifierTraining {
             for (i, idx) in batches.epoch().enumerate() {
                 train.gather(idx, &mut x, &mut y)?;
                 stats.merge(net.backprop(&x, &y).map_err(model_error)?);
-                opt.step(net, &mut state)?;
+                opt.step(net)?;
                 if (i + 1) % self.record_every == 0 || i + 1 == per_epoch {
                     history.running.push((
                         epoch as f64 + (i + 1) as f64 / per_epoch as f64,
@@ -294,7 +297,7 @@ impl ClassifierTraining {
             }
             // At the optimizer's evaluation point (schedule-free AdamW's x, ASGD's average;
             // the parameters for the others), then back to the parameters training goes on from.
-            opt.eval_point(net, &state, &mut eval_point)?;
+            opt.eval_point(net, &mut eval_point)?;
             net.params_mut().swap_with_slice(&mut eval_point);
             let test_acc = evaluate(net, test, self.batch_size);
             net.params_mut().swap_with_slice(&mut eval_point);
@@ -335,66 +338,72 @@ impl ClassifierTraining {
     }
 }
 
-/// What the training loop needs of an optimizer: one for the whole parameter vector, or
-/// groups of tensors.
+/// What the training loop needs of an optimizer, with its state: one for the whole parameter
+/// vector, or groups of tensors.
 trait Stepper {
-    type State;
-    fn init(&self, net: &Network) -> Self::State;
-    fn step(&self, net: &mut Network, state: &mut Self::State) -> gradstep::Result<()>;
-    fn eval_point(&self, net: &Network, state: &Self::State, out: &mut [f32]) -> gradstep::Result<()>;
+    fn step(&mut self, net: &mut Network) -> gradstep::Result<()>;
+    fn eval_point(&self, net: &Network, out: &mut [f32]) -> gradstep::Result<()>;
     fn learning_rate(&self) -> f64;
     fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()>;
 }
 
-struct Single<'a, O>(&'a mut O);
+struct Single<'a, O: Optimizer<f32>> {
+    opt: &'a mut O,
+    state: O::State,
+}
 
-impl<O: Optimizer<f32>> Stepper for Single<'_, O> {
-    type State = O::State;
-
-    fn init(&self, net: &Network) -> O::State {
-        self.0.init(net.num_params())
-    }
-
-    fn step(&self, net: &mut Network, state: &mut O::State) -> gradstep::Result<()> {
-        net.step(&*self.0, state)
-    }
-
-    fn eval_point(&self, net: &Network, state: &O::State, out: &mut [f32]) -> gradstep::Result<()> {
-        self.0.eval_point(net.params(), state, out)
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()> {
-        self.0.set_learning_rate(lr)
+impl<'a, O: Optimizer<f32>> Single<'a, O> {
+    fn new(opt: &'a mut O, net: &Network) -> Self {
+        let state = opt.init(net.num_params());
+        Self { opt, state }
     }
 }
 
-struct Grouped<'a>(&'a mut NetworkGroups);
-
-impl Stepper for Grouped<'_> {
-    type State = GroupsState<AnyState<f32>>;
-
-    fn init(&self, _: &Network) -> Self::State {
-        self.0.init()
+impl<O: Optimizer<f32>> Stepper for Single<'_, O> {
+    fn step(&mut self, net: &mut Network) -> gradstep::Result<()> {
+        net.step(&*self.opt, &mut self.state)
     }
 
-    fn step(&self, net: &mut Network, state: &mut Self::State) -> gradstep::Result<()> {
-        net.step_groups(self.0, state)
-    }
-
-    fn eval_point(&self, net: &Network, state: &Self::State, out: &mut [f32]) -> gradstep::Result<()> {
-        self.0.eval_point(net, state, out)
+    fn eval_point(&self, net: &Network, out: &mut [f32]) -> gradstep::Result<()> {
+        self.opt.eval_point(net.params(), &self.state, out)
     }
 
     fn learning_rate(&self) -> f64 {
-        self.0.lr_factor()
+        self.opt.learning_rate()
     }
 
     fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()> {
-        self.0.set_lr_factor(lr)
+        self.opt.set_learning_rate(lr)
+    }
+}
+
+struct Grouped<'a> {
+    groups: &'a mut NetworkGroups,
+    state: GroupsState<AnyState<f32>>,
+}
+
+impl<'a> Grouped<'a> {
+    fn new(groups: &'a mut NetworkGroups) -> Self {
+        let state = groups.init();
+        Self { groups, state }
+    }
+}
+
+impl Stepper for Grouped<'_> {
+    fn step(&mut self, net: &mut Network) -> gradstep::Result<()> {
+        net.step_groups(self.groups, &mut self.state)
+    }
+
+    fn eval_point(&self, net: &Network, out: &mut [f32]) -> gradstep::Result<()> {
+        self.groups.eval_point(net, &self.state, out)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.groups.lr_factor()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> gradstep::Result<()> {
+        self.groups.set_lr_factor(lr)
     }
 }
 
