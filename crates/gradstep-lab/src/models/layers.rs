@@ -200,8 +200,6 @@ pub(crate) struct Cache {
     dflat: Vec<f32>,
     /// The input, zero-padded, for the direct convolution kernels.
     padded: Vec<f32>,
-    /// The output gradient, pixel-major, for the direct kernels' weight gradient.
-    dyt: Vec<f32>,
 }
 
 /// One buffer per thread, each of at least `len` values.
@@ -801,38 +799,29 @@ pub(crate) fn backward(
             let (w, _) = params.split_at(oc * ckk);
             let (gw, gb) = grads.split_at_mut(oc * ckk);
             let conv = Conv::new(s, o, k, p, n, x, w, oc);
-            let Cache { cols, dcols, padded, dyt, .. } = cache;
+            let Cache { cols, dcols, padded, .. } = cache;
+            #[cfg(target_arch = "x86_64")]
+            let direct = conv.direct;
+            #[cfg(not(target_arch = "x86_64"))]
+            let direct: Option<()> = None;
             // dW = Σ dY colsᵀ, its columns (kernel entries) split between the threads, each of
             // which builds only its rows of the im2col matrix (or, with the direct kernels,
-            // reads the padded input the forward pass left and dy transposed once for all).
-            // The weight gradient takes the im2col path when dy transposed would not fit.
-            #[cfg(target_arch = "x86_64")]
-            let (direct, wconv) = {
-                let direct = conv.direct;
-                (direct, Conv { direct: direct.filter(|&isa| direct::transposed_fits(&conv, isa)), ..conv })
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let (direct, wconv): (Option<()>, _) = (None, conv);
+            // reads the padded input the forward pass left).
             let whole =
-                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, wconv.scratch(Pass::WeightGrad)), k);
+                (0..ckk, mat_mut(gw, oc, ckk), buffers(cols, threads, conv.scratch(Pass::WeightGrad)), k);
             let split = &split_columns;
-            #[cfg(target_arch = "x86_64")]
-            let transposed = wconv.direct;
-            #[cfg(not(target_arch = "x86_64"))]
-            let transposed = direct;
-            match transposed {
+            match direct {
                 #[cfg(target_arch = "x86_64")]
                 Some(isa) => {
-                    direct::transpose_dy(&wconv, isa, dy, threads, dyt);
-                    let (padded, dyt) = (&padded[..], &dyt[..]);
+                    let padded = &padded[..];
                     in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
-                        direct::weight_grad(&wconv, isa, padded, dyt, r, gw, &mut bufs[0]);
+                        direct::weight_grad(&conv, isa, padded, dy, r, gw, &mut bufs[0]);
                     });
                 }
                 _ => {
-                    let _ = (&padded, &dyt);
+                    let _ = &padded;
                     in_parts(threads, whole, split, &|(r, gw, bufs, _)| {
-                        wconv.weight_grad(dy, r, gw, &mut bufs[0])
+                        conv.weight_grad(dy, r, gw, &mut bufs[0])
                     });
                 }
             }
@@ -1015,9 +1004,6 @@ mod tests {
         let (big, out, w) = (Shape::image(3, 224, 224), Shape::image(64, 224, 224), vec![0.0; 64 * 27]);
         let conv = |n: usize| Conv::new(big, out, 3, 1, n, &[], &w, 64);
         assert!(direct::fits(&conv(4)) && !direct::fits(&conv(256)));
-        for &isa in &isas {
-            assert!(direct::transposed_fits(&conv(1), isa) && !direct::transposed_fits(&conv(8), isa));
-        }
         for (s, oc, k, p, n) in cases {
             let o = Layer::Conv { out_channels: oc, kernel: k, padding: p }.output_shape(s).unwrap();
             let ckk = s.c * k * k;
@@ -1053,7 +1039,7 @@ mod tests {
                         a.len()
                     );
                 };
-                let (mut padded, mut dyt) = (Vec::new(), Vec::new());
+                let mut padded = Vec::new();
                 direct::pad_batch(&conv, 1, &mut padded);
                 let mut y = vec![0.0; n * o.len()];
                 let mut scratch = vec![0.0; conv.scratch(Pass::Forward)];
@@ -1067,12 +1053,11 @@ mod tests {
                     &mut scratch,
                 );
                 same(&y, &y0, "outputs");
-                direct::transpose_dy(&conv, isa, &dy, 1, &mut dyt);
                 let mut gw = start.clone();
                 let mut scratch = vec![0.0; conv.scratch(Pass::WeightGrad)];
                 for r in [part.clone(), k..ckk, 0..ckk] {
                     let gw = columns(&mut gw, oc, r.clone());
-                    direct::weight_grad(&conv, isa, &padded, &dyt, r, gw, &mut scratch);
+                    direct::weight_grad(&conv, isa, &padded, &dy, r, gw, &mut scratch);
                 }
                 same(&gw, &gw0, "weight gradients");
                 let mut dx = vec![0.0; n * s.len()];
@@ -1091,9 +1076,9 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_too_big_for_the_transposed_dy_takes_the_im2col_weight_gradient() {
-        // 1,025 images of 32 × 32 and a 1 × 1 kernel: dy transposed would pass 64 MiB, so the
-        // weight gradient takes the im2col path while the other passes stay direct.
+    fn a_large_batch_on_two_threads_gives_the_plain_sums() {
+        // 1,025 images of 32 × 32 and a 1 × 1 kernel: the layer is a scaling, and its
+        // gradients are sums over a million values.
         let (s, n) = (Shape::image(1, 32, 32), 1025);
         let layer = Layer::Conv { out_channels: 1, kernel: 1, padding: 0 };
         let o = layer.output_shape(s).unwrap();
