@@ -303,21 +303,26 @@ pub(super) fn forward(
 compiled_for!(forward_256, forward_512, forward_example, Avx512Zmm, (g: &Geometry, xp: *const f32, w: *const f32, oc: usize, acc: *mut f32));
 
 /// Adds to `acc` (`oc` rows of the extended grid, holding the biases) one example's sums over
-/// the kernel entries, in blocks of [`KC`], a tile of up to four output channels and three
-/// vectors of positions at a time.
+/// the kernel entries, in blocks of [`KC`], a tile of output channels and three vectors of
+/// positions at a time. A tile takes as many channels as the registers hold accumulators for:
+/// up to 8 with AVX-512's 32 (24 accumulators, 3 inputs, a weight), 4 with AVX2's 16. With
+/// fewer, LeNet's 6 channels took two tiles (4 and 2) that each loaded the input again.
 #[inline(always)]
 unsafe fn forward_example<S: Simd>(g: &Geometry, xp: *const f32, w: *const f32, oc: usize, acc: *mut f32) {
     let (ckk, ext) = (g.ckk(), g.ext());
+    let widest = if S::REGS == 32 { 6 } else { 4 };
     for q in (0..ckk).step_by(KC) {
         let q = q..(q + KC).min(ckk);
         for t in (0..ext).step_by(3 * S::N) {
             let mut o = 0;
             while o < oc {
-                let tile = (oc - o).min(4);
+                let tile = (oc - o).min(widest);
                 // SAFETY: the caller's buffers cover every tile.
                 unsafe {
                     let (xs, ws, out) = (xp.add(t), w.add(o * ckk), acc.add(o * ext + t));
                     match tile {
+                        6 => forward_tile::<S, 6>(g, xs, ws, q.clone(), out),
+                        5 => forward_tile::<S, 5>(g, xs, ws, q.clone(), out),
                         4 => forward_tile::<S, 4>(g, xs, ws, q.clone(), out),
                         3 => forward_tile::<S, 3>(g, xs, ws, q.clone(), out),
                         2 => forward_tile::<S, 2>(g, xs, ws, q.clone(), out),
