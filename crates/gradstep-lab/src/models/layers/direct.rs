@@ -270,6 +270,22 @@ pub(super) fn forward(
     padded: &[f32],
     part: Range<usize>,
     b: &[f32],
+    y: ArrayViewMut2<'_, f32>,
+    scratch: &mut [f32],
+) {
+    // SAFETY: `isa` was detected on this processor, and both kernel sets have AVX2.
+    unsafe { forward_with_avx2(conv, isa, padded, part, b, y, scratch) }
+}
+
+/// [`forward`], compiled for AVX2 so that filling the sums with the biases and copying them
+/// out moves 8 values an instruction, not SSE's 4 (they took about a fifth of the pass).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_with_avx2(
+    conv: &Conv<'_>,
+    isa: Isa,
+    padded: &[f32],
+    part: Range<usize>,
+    b: &[f32],
     mut y: ArrayViewMut2<'_, f32>,
     scratch: &mut [f32],
 ) {
@@ -706,6 +722,20 @@ pub(super) fn input_grad_scratch(conv: &Conv<'_>) -> usize {
 /// kernel entry (their products on the extended grid, a few entries at a time), then each input
 /// value gathers its columns' entries in the order of the kernel entries, as col2im adds them.
 pub(super) fn input_grad(
+    conv: &Conv<'_>,
+    isa: Isa,
+    dy: &[f32],
+    part: Range<usize>,
+    dx: ArrayViewMut2<'_, f32>,
+    scratch: &mut [f32],
+) {
+    // SAFETY: `isa` was detected on this processor, and both kernel sets have AVX2.
+    unsafe { input_grad_with_avx2(conv, isa, dy, part, dx, scratch) }
+}
+
+/// [`input_grad`], compiled for AVX2 for its copies (as [`forward_with_avx2`]).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn input_grad_with_avx2(
     conv: &Conv<'_>,
     isa: Isa,
     dy: &[f32],
