@@ -411,8 +411,8 @@ fn lanes(isa: Isa, oc: usize) -> usize {
 /// Writes the output gradient of example `i` pixel-major into `dyt`: per output pixel, a vector
 /// of its output channels (zero past `oc`), so that the weight gradient loads channels as
 /// vectors. One example at a time keeps it in the cache for the weight gradient: the whole
-/// batch transposed (6.4 MB for LeNet's first convolution and 256 images) went out to memory
-/// and back, and the copy took 8 % of a training step.
+/// batch transposed (1.6 MB for LeNet's first convolution on a shard of 64 images, most of a
+/// core's L2) went out to memory and back, and the copy took 8 % of a training step.
 fn transpose_example(conv: &Conv<'_>, lanes: usize, dy: &[f32], i: usize, dyt: &mut [f32]) {
     let (oc, ohw) = (conv.wm.nrows(), conv.o.h * conv.o.w);
     let out = Planes::of(conv.o, conv.n);
