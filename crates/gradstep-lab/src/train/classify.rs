@@ -242,7 +242,7 @@ impl ClassifierTraining {
     /// The loop behind every `run` method. It takes the optimizer and the schedule as trait
     /// objects so that it is compiled once, in this crate: a notebook cell that trains then
     /// compiles a few small wrappers instead of the whole loop for its optimizer and closure
-    /// types (about half a second a cell in the kernel).
+    /// types.
     fn train(
         &self,
         net: &mut Network,

@@ -278,7 +278,7 @@ pub(super) fn forward(
 }
 
 /// [`forward`], compiled for AVX2 so that filling the sums with the biases and copying them
-/// out moves 8 values an instruction, not SSE's 4 (they took about a fifth of the pass).
+/// out moves 8 values an instruction, not SSE's 4 (they took about a quarter of the pass).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn forward_with_avx2(
     conv: &Conv<'_>,
@@ -321,8 +321,9 @@ compiled_for!(forward_256, forward_512, forward_example, Avx512Zmm, (g: &Geometr
 /// Adds to `acc` (`oc` rows of the extended grid, holding the biases) one example's sums over
 /// the kernel entries, in blocks of [`KC`], a tile of output channels and three vectors of
 /// positions at a time. A tile takes as many channels as the registers hold accumulators for:
-/// up to 8 with AVX-512's 32 (24 accumulators, 3 inputs, a weight), 4 with AVX2's 16. With
-/// fewer, LeNet's 6 channels took two tiles (4 and 2) that each loaded the input again.
+/// up to 6 with AVX-512's 32 (18 accumulators, 3 inputs, a weight; at 8 the compiler spilled
+/// accumulators to the stack), 4 with AVX2's 16. With 4, LeNet's 6 channels took two tiles
+/// (4 and 2) that each loaded the input again.
 #[inline(always)]
 unsafe fn forward_example<S: Simd>(g: &Geometry, xp: *const f32, w: *const f32, oc: usize, acc: *mut f32) {
     let (ckk, ext) = (g.ckk(), g.ext());
@@ -412,7 +413,9 @@ fn lanes(isa: Isa, oc: usize) -> usize {
 /// of its output channels (zero past `oc`), so that the weight gradient loads channels as
 /// vectors. One example at a time keeps it in the cache for the weight gradient: the whole
 /// batch transposed (1.6 MB for LeNet's first convolution on a shard of 64 images, most of a
-/// core's L2) went out to memory and back, and the copy took 8 % of a training step.
+/// core's L2) went out to memory and back, and the copy took 8 % of a training step. When
+/// threads share one layer's weight gradient, each transposes every example itself: a copy
+/// that stays in its own cache, where sharing one transposed batch had to go through memory.
 fn transpose_example(conv: &Conv<'_>, lanes: usize, dy: &[f32], i: usize, dyt: &mut [f32]) {
     let (oc, ohw) = (conv.wm.nrows(), conv.o.h * conv.o.w);
     let out = Planes::of(conv.o, conv.n);
