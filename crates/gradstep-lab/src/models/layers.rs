@@ -29,7 +29,12 @@ use rand::Rng;
 use rand_distr::Uniform;
 
 #[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod simd;
+#[cfg(target_arch = "x86_64")]
 mod direct;
+#[cfg(target_arch = "x86_64")]
+mod gemm;
 
 /// The shape of one example: channels, height, width (a vector of length d is (d, 1, 1)).
 ///
@@ -200,6 +205,8 @@ pub(crate) struct Cache {
     dflat: Vec<f32>,
     /// The input, zero-padded, for the direct convolution kernels.
     padded: Vec<f32>,
+    /// A dense layer's weights transposed (out × d), for its input gradient.
+    wt: Vec<f32>,
 }
 
 /// One buffer per thread, each of at least `len` values.
@@ -301,6 +308,37 @@ fn mat(data: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
 
 fn mat_mut(data: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
     ArrayViewMut2::from_shape((rows, cols), data).expect("buffer sizes are kept consistent")
+}
+
+/// A matrix as a slice: element (i, j) at `data[i·rs + j·cs]`.
+type Strided<'a> = (&'a [f32], usize, usize);
+
+/// C (m × n, rows `ldc` apart) = A·B, or C += A·B when `accumulate`, with B's rows `ldb`
+/// apart: the dense layers' products. Where the processor has AVX2 and FMA they run the lab's
+/// kernels ([`gemm`]), else `matrixmultiply` (through ndarray); both give the same bits.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    (m, k, n): (usize, usize, usize),
+    (a, rs, cs): Strided<'_>,
+    b: &[f32],
+    ldb: usize,
+    accumulate: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(isa) = simd::Isa::detect() {
+        let a = gemm::Strided { data: a, rs, cs };
+        return gemm::gemm(isa, (m, k, n), a, b, ldb, accumulate, c, ldc);
+    }
+    let view = |data, rows, cols, rs, cs| {
+        ArrayView2::from_shape((rows, cols).strides((rs, cs)), data)
+            .expect("buffer sizes are kept consistent")
+    };
+    let mut cm =
+        ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("buffer sizes are kept consistent");
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    general_mat_mul(1.0, &view(a, m, k, rs, cs), &view(b, k, n, ldb, 1), beta, &mut cm);
 }
 
 /// The channels × (examples·pixels) matrix of a convolution's output (or its gradient) for the
@@ -613,8 +651,7 @@ pub(crate) fn forward(
             let x = example_major(s, n, x, &mut cache.flat);
             rows_in_parts(threads, y, out, &|r, y| {
                 y.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(b));
-                let xr = mat(&x[r.start * d..r.end * d], r.len(), d);
-                general_mat_mul(1.0, &xr, &mat(w, d, out), 1.0, &mut mat_mut(y, r.len(), out));
+                product((r.len(), d, out), (&x[r.start * d..r.end * d], d, 1), w, out, true, y, out);
             });
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
@@ -767,15 +804,13 @@ pub(crate) fn backward(
             let d = s.len();
             let (w, _) = params.split_at(d * out);
             let (gw, gb) = grads.split_at_mut(d * out);
-            let dym = mat(dy, n, out);
             // The forward pass left the NCHW copy of a channel-major input in `flat`.
             let nchw = Planes::is_nchw(s, n);
-            let Cache { flat, dflat, .. } = cache;
-            let xf = mat(if nchw { x } else { &flat[..n * d] }, n, d);
+            let Cache { flat, dflat, wt, .. } = cache;
+            let xf = if nchw { x } else { &flat[..n * d] };
             // dW = xᵀ dy, its rows (input features) split between the threads.
             rows_in_parts(threads, gw, out, &|r, gw| {
-                let xr = xf.slice(ndarray::s![.., r.clone()]);
-                general_mat_mul(1.0, &xr.t(), &dym, 1.0, &mut mat_mut(gw, r.len(), out));
+                product((r.len(), n, out), (&xf[r.start..], 1, d), dy, out, true, gw, out);
             });
             // db = Σ dy over the examples, in their order, its entries split between the threads.
             rows_in_parts(threads, gb, 1, &|r, gb| {
@@ -784,12 +819,16 @@ pub(crate) fn backward(
                 }
             });
             if let Some(dx) = dx {
-                let wt = mat(w, d, out);
+                // Wᵀ, so that the product reads B's rows in place.
+                wt.resize(d * out, 0.0);
+                for (j, row) in w.chunks_exact(out).enumerate() {
+                    row.iter().enumerate().for_each(|(p, &v)| wt[p * d + j] = v);
+                }
                 if nchw {
-                    dense_input_grad(threads, dym, wt, dx);
+                    dense_input_grad(threads, dy, out, wt, dx);
                 } else {
                     dflat.resize(n * d, 0.0);
-                    dense_input_grad(threads, dym, wt, dflat);
+                    dense_input_grad(threads, dy, out, wt, dflat);
                     relayout(s, n, Planes::nchw(s), dflat, Planes::of(s, n), dx);
                 }
             }
@@ -867,13 +906,12 @@ fn split_columns<'a>((r, gw, bufs, k): Columns<'a>, t1: usize, t: usize) -> (Col
     ((r.start..mid, a, b1, k), (mid..r.end, b, b2, k))
 }
 
-/// dx = dy Wᵀ for a dense layer (dy: n × out, W: d × out, dx: n × d), its rows split over
-/// `threads` threads.
-fn dense_input_grad(threads: usize, dym: ArrayView2<'_, f32>, w: ArrayView2<'_, f32>, dx: &mut [f32]) {
-    let d = w.nrows();
+/// dx = dy Wᵀ for a dense layer (dy: n × out, Wᵀ given as `wt`, out × d; dx: n × d), its rows
+/// split over `threads` threads.
+fn dense_input_grad(threads: usize, dy: &[f32], out: usize, wt: &[f32], dx: &mut [f32]) {
+    let d = wt.len() / out;
     rows_in_parts(threads, dx, d, &|r, dx| {
-        let dy_r = dym.slice(ndarray::s![r.clone(), ..]);
-        general_mat_mul(1.0, &dy_r, &w.t(), 0.0, &mut mat_mut(dx, r.len(), d));
+        product((r.len(), out, d), (&dy[r.start * out..r.end * out], out, 1), wt, d, false, dx, d);
     });
 }
 

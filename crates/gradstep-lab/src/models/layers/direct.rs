@@ -19,15 +19,12 @@
 //! forward pass and the input gradient compute on that extended grid of oh × wp positions and
 //! drop (or zero) its last k − 1 columns.
 
-use std::arch::x86_64::{
-    __m256, __m512, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_storeu_ps, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
-};
 use std::ops::Range;
 
 use ndarray::ArrayViewMut2;
 
+pub(super) use super::simd::Isa;
+use super::simd::{Avx2, Avx512Ymm, Avx512Zmm, Simd};
 use super::{Conv, Planes, Shape, copy_row, rows_in_parts};
 
 /// `matrixmultiply`'s block of the inner dimension for `f32` (its `S_KC`).
@@ -36,44 +33,6 @@ const KC: usize = 256;
 /// The extended grid is a whole number of these: tiles of three vectors cover 48 positions
 /// with AVX-512 and 24 with AVX2.
 const CHUNK: usize = 48;
-
-/// The vector instructions the kernels run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Isa {
-    /// AVX-512F and VL: 16 lanes (or 8), 32 registers.
-    Avx512,
-    /// 8 lanes, 16 registers, with FMA.
-    Avx2,
-}
-
-impl Isa {
-    /// The widest this processor has, or `None` without AVX2 and FMA (then `matrixmultiply`
-    /// runs another kernel, with other roundings, and convolutions take the im2col path).
-    pub(super) fn detect() -> Option<Isa> {
-        use std::arch::is_x86_feature_detected as has;
-        if !(has!("avx2") && has!("fma")) {
-            return None;
-        }
-        // The AVX-512 kernels also run 8-lane vectors in its 32 registers (AVX-512VL).
-        Some(if has!("avx512f") && has!("avx512vl") { Isa::Avx512 } else { Isa::Avx2 })
-    }
-
-    /// Every kernel set this processor runs (for tests).
-    #[cfg(test)]
-    pub(super) fn all() -> Vec<Isa> {
-        match Isa::detect() {
-            Some(Isa::Avx512) => vec![Isa::Avx512, Isa::Avx2],
-            Some(Isa::Avx2) => vec![Isa::Avx2],
-            None => vec![],
-        }
-    }
-
-    /// Output channels per vector in the weight gradient: 16 for AVX-512 when there are more
-    /// than 8 (fewer would leave most lanes idle), else 8.
-    fn width(self, oc: usize) -> usize {
-        if self == Isa::Avx512 && oc > 8 { 16 } else { 8 }
-    }
-}
 
 /// Values the padded batch, which the forward pass and the weight gradient share, may hold:
 /// 64 MiB. Larger batches of larger images take the im2col path, whose groups keep memory
@@ -148,113 +107,6 @@ pub(super) fn pad_batch(conv: &Conv<'_>, threads: usize, padded: &mut Vec<f32>) 
             }
         }
     });
-}
-
-/// A vector of `f32` lanes and the few operations the kernels use. The kernels are written
-/// once, generic over it, and inlined into small functions that enable its instruction set
-/// (`forward`, `weight_grad` and `input_grad` pick them).
-trait Simd {
-    /// Lanes per vector.
-    const N: usize;
-    /// Vector registers, which bound a tile's accumulators.
-    const REGS: usize;
-    type V: Copy;
-    unsafe fn zero() -> Self::V;
-    unsafe fn splat(x: f32) -> Self::V;
-    unsafe fn load(p: *const f32) -> Self::V;
-    unsafe fn store(p: *mut f32, v: Self::V);
-    /// a·b + c, rounded once.
-    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-}
-
-/// Eight lanes with AVX2 and FMA: 16 registers.
-struct Avx2;
-/// Eight lanes with AVX-512's 32 registers (AVX-512VL).
-struct Avx512Ymm;
-/// Sixteen lanes with AVX-512.
-struct Avx512Zmm;
-
-macro_rules! simd {
-    ($t:ty, $regs:literal, ymm) => {
-        simd!(
-            $t,
-            8,
-            $regs,
-            __m256,
-            _mm256_setzero_ps,
-            _mm256_set1_ps,
-            _mm256_loadu_ps,
-            _mm256_storeu_ps,
-            _mm256_fmadd_ps,
-            _mm256_add_ps
-        );
-    };
-    ($t:ty, $regs:literal, zmm) => {
-        simd!(
-            $t,
-            16,
-            $regs,
-            __m512,
-            _mm512_setzero_ps,
-            _mm512_set1_ps,
-            _mm512_loadu_ps,
-            _mm512_storeu_ps,
-            _mm512_fmadd_ps,
-            _mm512_add_ps
-        );
-    };
-    ($t:ty, $n:literal, $regs:literal, $v:ty, $zero:ident, $splat:ident, $load:ident, $store:ident, $fma:ident, $add:ident) => {
-        impl Simd for $t {
-            const N: usize = $n;
-            const REGS: usize = $regs;
-            type V = $v;
-            #[inline(always)]
-            unsafe fn zero() -> $v {
-                unsafe { $zero() }
-            }
-            #[inline(always)]
-            unsafe fn splat(x: f32) -> $v {
-                unsafe { $splat(x) }
-            }
-            #[inline(always)]
-            unsafe fn load(p: *const f32) -> $v {
-                unsafe { $load(p) }
-            }
-            #[inline(always)]
-            unsafe fn store(p: *mut f32, v: $v) {
-                unsafe { $store(p, v) }
-            }
-            #[inline(always)]
-            unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
-                unsafe { $fma(a, b, c) }
-            }
-            #[inline(always)]
-            unsafe fn add(a: $v, b: $v) -> $v {
-                unsafe { $add(a, b) }
-            }
-        }
-    };
-}
-simd!(Avx2, 16, ymm);
-simd!(Avx512Ymm, 32, ymm);
-simd!(Avx512Zmm, 32, zmm);
-
-/// Defines `$avx2` and `$avx512`, which run `$body::<Avx2>` and `$body::<Avx512Zmm>` (or, for
-/// the weight gradient's narrow tiles, `Avx512Ymm`) with their instruction sets enabled.
-macro_rules! compiled_for {
-    ($avx2:ident, $avx512:ident, $body:ident, $wide:ty, ($($arg:ident: $ty:ty),*)) => {
-        #[allow(clippy::too_many_arguments)]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2($($arg: $ty),*) {
-            unsafe { $body::<Avx2>($($arg),*) }
-        }
-        #[allow(clippy::too_many_arguments)]
-        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-        unsafe fn $avx512($($arg: $ty),*) {
-            unsafe { $body::<$wide>($($arg),*) }
-        }
-    };
 }
 
 /// Scratch values the forward pass needs per thread.
@@ -404,9 +256,15 @@ unsafe fn forward_tile<S: Simd, const O: usize>(
     }
 }
 
+/// Output channels per vector in the weight gradient: 16 for AVX-512 when there are more
+/// than 8 (fewer would leave most lanes idle), else 8.
+fn width(isa: Isa, oc: usize) -> usize {
+    if isa == Isa::Avx512 && oc > 8 { 16 } else { 8 }
+}
+
 /// Output channels rounded up to whole vectors of the weight gradient.
 fn lanes(isa: Isa, oc: usize) -> usize {
-    oc.next_multiple_of(isa.width(oc))
+    oc.next_multiple_of(width(isa, oc))
 }
 
 /// Writes the output gradient of example `i` pixel-major into `dyt`: per output pixel, a vector
@@ -431,8 +289,8 @@ fn transpose_example(conv: &Conv<'_>, lanes: usize, dy: &[f32], i: usize, dyt: &
 #[target_feature(enable = "avx2")]
 unsafe fn transpose_8(rows: &[Option<&[f32]>; 8], n: usize, out: &mut [f32], stride: usize) {
     use std::arch::x86_64::{
-        _mm256_permute2f128_ps as lanes_of, _mm256_shuffle_ps as shuffle, _mm256_unpackhi_ps as high,
-        _mm256_unpacklo_ps as low,
+        _mm256_loadu_ps, _mm256_permute2f128_ps as lanes_of, _mm256_setzero_ps, _mm256_shuffle_ps as shuffle,
+        _mm256_storeu_ps, _mm256_unpackhi_ps as high, _mm256_unpacklo_ps as low,
     };
     assert!(rows.iter().flatten().all(|r| r.len() >= n) && out.len() >= n.saturating_sub(1) * stride + 8);
     let blocks = n / 8 * 8;
