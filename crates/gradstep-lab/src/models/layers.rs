@@ -20,6 +20,8 @@
 //! On x86-64 processors with AVX2 and FMA, convolutions skip the im2col matrices: the kernels
 //! of the `direct` module compute the same sums straight from a padded copy of each image,
 //! with the very roundings of the im2col path, so a seeded run gives the same numbers either way.
+//! The dense layers' products run the `gemm` module's kernels there, which round as
+//! `matrixmultiply` (ndarray's products, used elsewhere) does.
 
 use ndarray::linalg::general_mat_mul;
 use std::ops::Range;

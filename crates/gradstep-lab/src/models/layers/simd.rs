@@ -20,7 +20,8 @@ pub(super) enum Isa {
 
 impl Isa {
     /// The widest this processor has, or `None` without AVX2 and FMA (then `matrixmultiply`
-    /// runs another kernel, with other roundings, and convolutions take the im2col path).
+    /// runs another kernel, with other roundings: convolutions take the im2col path, and
+    /// dense layers multiply through ndarray).
     pub(super) fn detect() -> Option<Isa> {
         use std::arch::is_x86_feature_detected as has;
         if !(has!("avx2") && has!("fma")) {
