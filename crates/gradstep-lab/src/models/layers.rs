@@ -331,7 +331,7 @@ fn product(
     #[cfg(target_arch = "x86_64")]
     if let Some(isa) = simd::Isa::detect() {
         let a = gemm::Strided { data: a, rs, cs };
-        return gemm::gemm(isa, (m, k, n), a, b, ldb, accumulate, c, ldc);
+        return gemm::gemm(isa, gemm::Product { m, k, n, a, b, ldb, accumulate }, c, ldc);
     }
     let view = |data, rows, cols, rs, cs| {
         ArrayView2::from_shape((rows, cols).strides((rs, cs)), data)

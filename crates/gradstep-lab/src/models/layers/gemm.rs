@@ -33,22 +33,25 @@ pub(super) struct Strided<'a> {
     pub cs: usize,
 }
 
-/// C (m × n, rows `ldc` apart) = A (m × k) · B (k × n, rows `ldb` apart), or C += A·B when
-/// `accumulate`.
+/// A product's inputs: A (m × k), B (k × n, rows `ldb` apart), and whether C += A·B
+/// (`accumulate`) or C = A·B.
+#[derive(Clone, Copy)]
+pub(super) struct Product<'a> {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: Strided<'a>,
+    pub b: &'a [f32],
+    pub ldb: usize,
+    pub accumulate: bool,
+}
+
+/// C (m × n, rows `ldc` apart) = A·B, or C += A·B, as `pr` says.
 ///
 /// # Panics
 /// If a matrix is shorter than its shape and strides say; the dense layers never pass one.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn gemm(
-    isa: Isa,
-    (m, k, n): (usize, usize, usize),
-    a: Strided<'_>,
-    b: &[f32],
-    ldb: usize,
-    accumulate: bool,
-    c: &mut [f32],
-    ldc: usize,
-) {
+pub(super) fn gemm(isa: Isa, pr: Product<'_>, c: &mut [f32], ldc: usize) {
+    let Product { m, k, n, a, b, ldb, accumulate } = pr;
     if m == 0 || n == 0 {
         return;
     }
@@ -66,30 +69,20 @@ pub(super) fn gemm(
     // `isa` says which instructions this processor has.
     unsafe {
         match isa {
-            Isa::Avx512 => gemm_512(m, k, n, a, b, ldb, accumulate, c, ldc),
-            Isa::Avx2 => gemm_256(m, k, n, a, b, ldb, accumulate, c, ldc),
+            Isa::Avx512 => gemm_512(&pr, c, ldc),
+            Isa::Avx2 => gemm_256(&pr, c, ldc),
         }
     }
 }
 
-compiled_for!(gemm_256, gemm_512, gemm_with, Avx512Zmm, (m: usize, k: usize, n: usize, a: Strided<'_>, b: &[f32], ldb: usize, accumulate: bool, c: &mut [f32], ldc: usize));
+compiled_for!(gemm_256, gemm_512, gemm_with, Avx512Zmm, (pr: &Product<'_>, c: &mut [f32], ldc: usize));
 
 /// [`gemm`] on vectors `S`: panels of up to 4 vectors of columns (2 with 16 registers), and a
 /// last panel of one partial vector; in a panel the inner dimension block by block, in a block
 /// the rows a tile at a time.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn gemm_with<S: Simd>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Strided<'_>,
-    b: &[f32],
-    ldb: usize,
-    accumulate: bool,
-    c: &mut [f32],
-    ldc: usize,
-) {
+unsafe fn gemm_with<S: Simd>(pr: &Product<'_>, c: &mut [f32], ldc: usize) {
+    let &Product { m, k, n, a, b, ldb, accumulate } = pr;
     let widest = if S::REGS == 32 { 4 } else { 2 };
     let mut j0 = 0;
     while j0 < n {
@@ -248,7 +241,7 @@ mod tests {
                 for &isa in &isas {
                     let mut c = c0.clone();
                     let strided = Strided { data: &a, rs, cs };
-                    gemm(isa, (m, k, n), strided, &b, n, accumulate, &mut c, n);
+                    gemm(isa, Product { m, k, n, a: strided, b: &b, ldb: n, accumulate }, &mut c, n);
                     let differ = c.iter().zip(&expected).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
                     assert_eq!(differ, 0, "{isa:?}, {m}×{k}×{n}, by rows {by_rows}, accumulate {accumulate}");
                 }
@@ -266,7 +259,8 @@ mod tests {
             let mut b = vec![0.0f32; k * ld];
             b[0] = -0.0;
             let mut c = vec![7.0f32; m * ld];
-            gemm(isa, (m, k, n), Strided { data: &a, rs: k, cs: 1 }, &b, ld, false, &mut c, ld);
+            let a = Strided { data: &a, rs: k, cs: 1 };
+            gemm(isa, Product { m, k, n, a, b: &b, ldb: ld, accumulate: false }, &mut c, ld);
             for (i, row) in c.chunks(ld).enumerate() {
                 assert!(row[..n].iter().all(|v| v.to_bits() == 0), "{isa:?}, row {i}: {row:?}");
                 assert!(row[n..].iter().all(|&v| v == 7.0), "{isa:?}: wrote past the columns");
