@@ -312,27 +312,36 @@ fn mat_mut(data: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32>
     ArrayViewMut2::from_shape((rows, cols), data).expect("buffer sizes are kept consistent")
 }
 
-/// A matrix as a slice: element (i, j) at `data[i·rs + j·cs]`.
-type Strided<'a> = (&'a [f32], usize, usize);
+/// Matrix A of a product: element (i, p) at `data[i·rs + p·cs]`.
+#[derive(Clone, Copy)]
+struct Strided<'a> {
+    data: &'a [f32],
+    rs: usize,
+    cs: usize,
+}
 
-/// C (m × n, rows `ldc` apart) = A·B, or C += A·B when `accumulate`, with B's rows `ldb`
-/// apart: the dense layers' products. Where the processor has AVX2 and FMA they run the lab's
-/// kernels ([`gemm`]), else `matrixmultiply` (through ndarray); both give the same bits.
-#[allow(clippy::too_many_arguments)]
-fn product(
-    (m, k, n): (usize, usize, usize),
-    (a, rs, cs): Strided<'_>,
-    b: &[f32],
+/// A product's inputs: A (m × k), B (k × n, rows `ldb` apart), and whether C += A·B
+/// (`accumulate`) or C = A·B.
+#[derive(Clone, Copy)]
+struct Product<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'a>,
+    b: &'a [f32],
     ldb: usize,
     accumulate: bool,
-    c: &mut [f32],
-    ldc: usize,
-) {
+}
+
+/// C (m × n, rows `ldc` apart) = A·B, or C += A·B, as `pr` says: the dense layers' products.
+/// Where the processor has AVX2 and FMA they run the lab's kernels ([`gemm`]), else
+/// `matrixmultiply` (through ndarray); both give the same bits.
+fn product(pr: Product<'_>, c: &mut [f32], ldc: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(isa) = simd::Isa::detect() {
-        let a = gemm::Strided { data: a, rs, cs };
-        return gemm::gemm(isa, gemm::Product { m, k, n, a, b, ldb, accumulate }, c, ldc);
+        return gemm::gemm(isa, pr, c, ldc);
     }
+    let Product { m, k, n, a, b, ldb, accumulate } = pr;
     let view = |data, rows, cols, rs, cs| {
         ArrayView2::from_shape((rows, cols).strides((rs, cs)), data)
             .expect("buffer sizes are kept consistent")
@@ -340,7 +349,7 @@ fn product(
     let mut cm =
         ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("buffer sizes are kept consistent");
     let beta = if accumulate { 1.0 } else { 0.0 };
-    general_mat_mul(1.0, &view(a, m, k, rs, cs), &view(b, k, n, ldb, 1), beta, &mut cm);
+    general_mat_mul(1.0, &view(a.data, m, k, a.rs, a.cs), &view(b, k, n, ldb, 1), beta, &mut cm);
 }
 
 /// The channels × (examples·pixels) matrix of a convolution's output (or its gradient) for the
@@ -486,7 +495,7 @@ struct Conv<'a> {
     /// The direct kernels' instruction set, if they run this convolution instead of im2col
     /// and matrix products (the same numbers, faster).
     #[cfg(target_arch = "x86_64")]
-    direct: Option<direct::Isa>,
+    direct: Option<simd::Isa>,
 }
 
 /// The three passes of a convolution, for sizing their scratch buffers.
@@ -516,7 +525,7 @@ impl<'a> Conv<'a> {
         };
         #[cfg(target_arch = "x86_64")]
         {
-            conv.direct = direct::Isa::detect().filter(|_| direct::fits(&conv));
+            conv.direct = simd::Isa::detect().filter(|_| direct::fits(&conv));
         }
         conv
     }
@@ -653,7 +662,8 @@ pub(crate) fn forward(
             let x = example_major(s, n, x, &mut cache.flat);
             rows_in_parts(threads, y, out, &|r, y| {
                 y.chunks_exact_mut(out).for_each(|row| row.copy_from_slice(b));
-                product((r.len(), d, out), (&x[r.start * d..r.end * d], d, 1), w, out, true, y, out);
+                let a = Strided { data: &x[r.start * d..r.end * d], rs: d, cs: 1 };
+                product(Product { m: r.len(), k: d, n: out, a, b: w, ldb: out, accumulate: true }, y, out);
             });
         }
         Layer::Conv { out_channels: oc, kernel: k, padding: p } => {
@@ -812,7 +822,8 @@ pub(crate) fn backward(
             let xf = if nchw { x } else { &flat[..n * d] };
             // dW = xᵀ dy, its rows (input features) split between the threads.
             rows_in_parts(threads, gw, out, &|r, gw| {
-                product((r.len(), n, out), (&xf[r.start..], 1, d), dy, out, true, gw, out);
+                let a = Strided { data: &xf[r.start..], rs: 1, cs: d };
+                product(Product { m: r.len(), k: n, n: out, a, b: dy, ldb: out, accumulate: true }, gw, out);
             });
             // db = Σ dy over the examples, in their order, its entries split between the threads.
             rows_in_parts(threads, gb, 1, &|r, gb| {
@@ -913,7 +924,8 @@ fn split_columns<'a>((r, gw, bufs, k): Columns<'a>, t1: usize, t: usize) -> (Col
 fn dense_input_grad(threads: usize, dy: &[f32], out: usize, wt: &[f32], dx: &mut [f32]) {
     let d = wt.len() / out;
     rows_in_parts(threads, dx, d, &|r, dx| {
-        product((r.len(), out, d), (&dy[r.start * out..r.end * out], out, 1), wt, d, false, dx, d);
+        let a = Strided { data: &dy[r.start * out..r.end * out], rs: out, cs: 1 };
+        product(Product { m: r.len(), k: out, n: d, a, b: wt, ldb: d, accumulate: false }, dx, d);
     });
 }
 
@@ -1038,7 +1050,7 @@ mod tests {
             (Shape::image(12, 5, 5), 9, 5, 2, 2),
             (Shape::image(1, 9, 7), 300, 3, 1, 2),
         ];
-        let isas = direct::Isa::all();
+        let isas = simd::Isa::all();
         // Past 64 MiB of shared buffers, a convolution takes the im2col path (the input is
         // not read to decide).
         let (big, out, w) = (Shape::image(3, 224, 224), Shape::image(64, 224, 224), vec![0.0; 64 * 27]);

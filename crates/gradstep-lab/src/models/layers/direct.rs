@@ -16,22 +16,21 @@
 //! `wp = w + 2p` values. Output pixel (oy, ox) then reads, for kernel entry (c, ki, kj), the
 //! padded value at `c·plane + (oy + ki)·wp + ox + kj`, so the outputs of one row of the padded
 //! width, `t = oy·wp + ox`, read a contiguous run of the buffer for each kernel entry. The
-//! forward pass and the input gradient compute on that extended grid of oh × wp positions and
-//! drop (or zero) its last k − 1 columns.
+//! forward pass computes on that extended grid of oh × wp positions and drops its last k − 1
+//! columns; the input gradient computes at the output pixels only (see [`input_grad`]).
 
 use std::ops::Range;
 
 use ndarray::ArrayViewMut2;
 
-pub(super) use super::simd::Isa;
-use super::simd::{Avx2, Avx512Ymm, Avx512Zmm, Simd};
+use super::simd::{Avx2, Avx512Ymm, Avx512Zmm, Isa, Simd};
 use super::{Conv, Planes, Shape, copy_row, rows_in_parts};
 
 /// `matrixmultiply`'s block of the inner dimension for `f32` (its `S_KC`).
 const KC: usize = 256;
 
-/// The extended grid is a whole number of these: tiles of three vectors cover 48 positions
-/// with AVX-512 and 24 with AVX2.
+/// The forward pass's extended grid is a whole number of these: tiles of three vectors cover
+/// 48 positions with AVX-512 and 24 with AVX2.
 const CHUNK: usize = 48;
 
 /// Values the padded batch, which the forward pass and the weight gradient share, may hold:

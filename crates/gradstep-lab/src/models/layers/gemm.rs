@@ -10,12 +10,13 @@
 //!
 //! What differs is the speed. `matrixmultiply` packs A and B into panels for every call and
 //! runs 8 × 8 tiles of 8-lane vectors; here B's rows are read in place (a last vector that
-//! would reach past C's columns with a masked load), A's values are broadcast from where they are, and a
+//! would reach past C's columns with masked loads and stores), A's values are broadcast from where they are, and a
 //! tile is 6 rows × 4 vectors of 16 lanes. On the two-core AVX-512 machine the course is
 //! written on, both kinds of vector issue two FMAs a cycle, so 16 lanes do twice the work.
 
 use std::ops::Range;
 
+use super::Product;
 use super::simd::{Avx2, Avx512Zmm, Isa, Simd};
 
 /// `matrixmultiply`'s block of the inner dimension for `f32` (its `S_KC`).
@@ -24,27 +25,6 @@ const KC: usize = 256;
 /// Rows of a tile: 6 rows × 4 vectors of accumulators, 4 vectors of B and a broadcast value
 /// fill 29 of AVX-512's 32 registers; 6 × 2 + 2 + 1 fill 15 of AVX2's 16.
 const ROWS: usize = 6;
-
-/// Matrix A of a product: element (i, p) at `data[i·rs + p·cs]`.
-#[derive(Clone, Copy)]
-pub(super) struct Strided<'a> {
-    pub data: &'a [f32],
-    pub rs: usize,
-    pub cs: usize,
-}
-
-/// A product's inputs: A (m × k), B (k × n, rows `ldb` apart), and whether C += A·B
-/// (`accumulate`) or C = A·B.
-#[derive(Clone, Copy)]
-pub(super) struct Product<'a> {
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub a: Strided<'a>,
-    pub b: &'a [f32],
-    pub ldb: usize,
-    pub accumulate: bool,
-}
 
 /// C (m × n, rows `ldc` apart) = A·B, or C += A·B, as `pr` says.
 ///
@@ -153,12 +133,13 @@ struct Tile {
 unsafe fn tile<S: Simd, const R: usize, const V: usize, const PART: bool>(t: &Tile, inner: Range<usize>) {
     // SAFETY (every block below): the caller's extents cover these reads and writes.
     let mut acc = [[unsafe { S::zero() }; V]; R];
+    // A partial vector's lanes stop at C's last column, inside B's rows and C's.
+    let part = unsafe { S::lanes(0, t.cols.min(S::N)) };
     for p in inner {
         unsafe {
             let row = t.b.add(p * t.ldb);
-            // A partial vector's loads stop at C's last column, inside B's row.
             let bv: [S::V; V] = std::array::from_fn(|v| {
-                if PART { S::load_first(row, t.cols) } else { S::load(row.add(v * S::N)) }
+                if PART { S::load_masked(row, part) } else { S::load(row.add(v * S::N)) }
             });
             for (r, acc) in acc.iter_mut().enumerate() {
                 let av = S::splat(*t.a.add(r * t.rs + p * t.cs));
@@ -170,20 +151,14 @@ unsafe fn tile<S: Simd, const R: usize, const V: usize, const PART: bool>(t: &Ti
     }
     for (r, acc) in acc.iter().enumerate() {
         for (v, sum) in acc.iter().enumerate() {
-            let first = v * S::N;
             unsafe {
-                let at = t.c.add(r * t.ldc + first);
-                if first + S::N <= t.cols {
+                let at = t.c.add(r * t.ldc + v * S::N);
+                if PART {
+                    let base = if t.add { S::load_masked(at, part) } else { S::zero() };
+                    S::store_masked(at, part, S::add(base, *sum));
+                } else {
                     let base = if t.add { S::load(at) } else { S::zero() };
                     S::store(at, S::add(base, *sum));
-                } else {
-                    // The panel's last vector reaches past C's columns: through a buffer.
-                    let mut lanes = [0.0f32; 16];
-                    S::store(lanes.as_mut_ptr(), *sum);
-                    for (l, s) in lanes.iter().enumerate().take(t.cols - first) {
-                        let at = at.add(l);
-                        *at = if t.add { *at + s } else { 0.0 + s };
-                    }
                 }
             }
         }
@@ -196,6 +171,7 @@ mod tests {
     use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
     use rand::{Rng, SeedableRng};
 
+    use super::super::Strided;
     use super::*;
 
     /// Products of every kind the dense layers ask for (A by rows or by columns, C replaced or

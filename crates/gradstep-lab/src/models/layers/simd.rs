@@ -57,8 +57,6 @@ pub(super) trait Simd {
     unsafe fn zero() -> Self::V;
     unsafe fn splat(x: f32) -> Self::V;
     unsafe fn load(p: *const f32) -> Self::V;
-    /// The first `n` (< N) lanes from `p`, zero in the others, which are not read.
-    unsafe fn load_first(p: *const f32, n: usize) -> Self::V;
     unsafe fn store(p: *mut f32, v: Self::V);
     /// The lanes `lo..hi` (within 0..=N).
     unsafe fn lanes(lo: usize, hi: usize) -> Self::M;
@@ -69,23 +67,6 @@ pub(super) trait Simd {
     /// a·b + c, rounded once.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-}
-
-/// A masked load of the first `n` of 8 lanes (AVX2).
-#[inline(always)]
-unsafe fn ymm_first(p: *const f32, n: usize) -> __m256 {
-    // SAFETY: the caller has AVX2; masked-off lanes are not read.
-    unsafe {
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes))
-    }
-}
-
-/// A masked load of the first `n` of 16 lanes (AVX-512).
-#[inline(always)]
-unsafe fn zmm_first(p: *const f32, n: usize) -> __m512 {
-    // SAFETY: the caller has AVX-512F; masked-off lanes are not read.
-    unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
 }
 
 /// The lanes `lo..hi` of 8, as AVX2's masked loads and stores take them.
@@ -141,7 +122,6 @@ macro_rules! simd {
             _mm256_setzero_ps,
             _mm256_set1_ps,
             _mm256_loadu_ps,
-            ymm_first,
             _mm256_storeu_ps,
             __m256i,
             ymm_lanes,
@@ -160,7 +140,6 @@ macro_rules! simd {
             _mm512_setzero_ps,
             _mm512_set1_ps,
             _mm512_loadu_ps,
-            zmm_first,
             _mm512_storeu_ps,
             __mmask16,
             zmm_lanes,
@@ -170,7 +149,7 @@ macro_rules! simd {
             _mm512_add_ps
         );
     };
-    ($t:ty, $n:literal, $regs:literal, $v:ty, $zero:ident, $splat:ident, $load:ident, $first:ident, $store:ident, $m:ty, $lanes:ident, $load_masked:ident, $store_masked:ident, $fma:ident, $add:ident) => {
+    ($t:ty, $n:literal, $regs:literal, $v:ty, $zero:ident, $splat:ident, $load:ident, $store:ident, $m:ty, $lanes:ident, $load_masked:ident, $store_masked:ident, $fma:ident, $add:ident) => {
         impl Simd for $t {
             const N: usize = $n;
             const REGS: usize = $regs;
@@ -187,10 +166,6 @@ macro_rules! simd {
             #[inline(always)]
             unsafe fn load(p: *const f32) -> $v {
                 unsafe { $load(p) }
-            }
-            #[inline(always)]
-            unsafe fn load_first(p: *const f32, n: usize) -> $v {
-                unsafe { $first(p, n) }
             }
             #[inline(always)]
             unsafe fn store(p: *mut f32, v: $v) {
