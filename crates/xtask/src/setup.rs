@@ -125,21 +125,51 @@ pub fn install_requirements(file: &str, why: &str) -> Result<()> {
 
 /// Registers the evcxr kernel inside `.venv` (not in the user's home), where the environment's
 /// Jupyter finds it, after making sure the standard library's source is there ([`rust_src`]).
+/// The spec starts the kernel through `crates/xtask/python/kernel.py`, which gives it a build
+/// folder that outlives it (see [`kernel_build_root`]).
 pub fn kernel() -> Result<()> {
     rust_src()?;
     let spec = venv().join("share/jupyter/kernels/rust/kernel.json");
     let evcxr = which("evcxr_jupyter").context("evcxr_jupyter is not on PATH; run `cargo xtask setup`")?;
-    if std::fs::read_to_string(&spec).is_ok_and(|s| s.contains(&*evcxr.to_string_lossy())) {
+    let launcher = root().join("crates/xtask/python/kernel.py");
+    let argv = [python_bin(), launcher, evcxr.clone()].map(|p| p.to_string_lossy().into_owned());
+    let registered = || -> Option<bool> {
+        let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).ok()?).ok()?;
+        let found = spec.get("argv")?.as_array()?;
+        Some(found.len() == 4 && found.iter().zip(&argv).all(|(a, b)| a == b.as_str()))
+    };
+    if registered() == Some(true) {
         step("Rust kernel: already registered in .venv");
         return Ok(());
     }
     step("registering the Rust kernel (evcxr) in .venv");
-    // evcxr_jupyter writes the kernel spec under $XDG_DATA_HOME/jupyter/kernels.
+    // evcxr_jupyter writes the kernel spec under $XDG_DATA_HOME/jupyter/kernels (with its logo
+    // files); its argv is then pointed at the launcher.
     run(Command::new(&evcxr).arg("--install").env("XDG_DATA_HOME", venv().join("share")))?;
-    if !spec.exists() {
-        bail!("evcxr_jupyter --install did not write {}", spec.display());
-    }
+    let mut json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&spec)
+            .with_context(|| format!("evcxr_jupyter --install did not write {}", spec.display()))?,
+    )
+    .with_context(|| format!("reading {}", spec.display()))?;
+    json["argv"] = serde_json::json!([argv[0], argv[1], argv[2], "{connection_file}"]);
+    std::fs::write(&spec, serde_json::to_string_pretty(&json)?)?;
     Ok(())
+}
+
+/// The folder the notebooks' kernels build in, with the Cargo settings of
+/// `notebooks/headless-profile.toml` copied to its `.cargo/config.toml`: `target/evcxr`, or
+/// `GRADSTEP_EVCXR_DIR` (e.g. for a second checkout running at the same time; a folder inside
+/// the repository other than target/evcxr would be taken for a workspace member). Headless runs
+/// build in its `kernel` folder; interactive kernels in its `interactive-N` folders, one per
+/// running kernel, which keep their compiled dependencies for the next kernel
+/// (`crates/xtask/python/kernel.py`).
+pub fn kernel_build_root() -> Result<PathBuf> {
+    let dir =
+        std::env::var_os("GRADSTEP_EVCXR_DIR").map_or_else(|| root().join("target/evcxr"), PathBuf::from);
+    std::fs::create_dir_all(dir.join(".cargo"))?;
+    std::fs::copy(root().join("notebooks/headless-profile.toml"), dir.join(".cargo/config.toml"))
+        .context("copying notebooks/headless-profile.toml")?;
+    Ok(dir)
 }
 
 /// Adds rustup's `rust-src` component when the toolchain lacks it. The kernel's built-in

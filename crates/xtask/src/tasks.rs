@@ -158,17 +158,12 @@ fn run_notebooks(names: &[String], cached: bool, touch: Option<&Path>) -> Result
         .args(["--timeout", "1800"]);
     // One build folder for every kernel of the run: the dependencies compile once and stay
     // compiled for the next run. Notebooks run one after another, so no two kernels share it.
-    // GRADSTEP_EVCXR_DIR moves it, e.g. for a second checkout running at the same time; a folder
-    // inside the repository other than target/evcxr would be taken for a workspace member.
-    // The kernels build in its `kernel` folder, under the Cargo settings of
-    // `notebooks/headless-profile.toml`, copied to the folder's `.cargo/config.toml`.
-    let evcxr_dir =
-        std::env::var_os("GRADSTEP_EVCXR_DIR").map_or_else(|| root().join("target/evcxr"), PathBuf::from);
-    let kernel_dir = evcxr_dir.join("kernel");
-    std::fs::create_dir_all(evcxr_dir.join(".cargo"))?;
+    // While they build there, interactive kernels do not copy the folder (kernel.py's `seed`).
+    let build_root = setup::kernel_build_root()?;
+    let kernel_dir = build_root.join("kernel");
     std::fs::create_dir_all(&kernel_dir)?;
-    std::fs::copy(root().join("notebooks/headless-profile.toml"), evcxr_dir.join(".cargo/config.toml"))
-        .context("copying notebooks/headless-profile.toml")?;
+    let kernel_lock = std::fs::File::create(build_root.join("kernel.lock"))?;
+    kernel_lock.lock()?;
     cmd.env("EVCXR_TMPDIR", kernel_dir);
     if let Some(file) = touch {
         cmd.arg("--touch").arg(file);
@@ -511,6 +506,7 @@ pub fn jupyter() -> Result<()> {
     setup::setup()?;
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
     data_for_kernels();
+    setup::kernel_build_root()?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
     // nothing for other users.
