@@ -320,80 +320,89 @@ impl<'a, F: Objective2d + ?Sized> ContourPlot<'a, F> {
     /// [`PlotError::Data`] if the window is empty or not finite, or a path is empty or not
     /// finite.
     pub fn draw(&self) -> Result<Figure, PlotError> {
-        let (x, y) = (self.x, self.y);
-        if !(x.0 < x.1 && y.0 < y.1 && [x.0, x.1, y.0, y.1].iter().all(|v| v.is_finite())) {
-            return Err(PlotError::Data("the contour window must be finite and non-empty"));
-        }
-        if self.paths.iter().any(|(_, p)| p.is_empty() || p.iter().flatten().any(|v| !v.is_finite())) {
-            return Err(PlotError::Data("a 2-D path must be non-empty and finite"));
-        }
+        check_window(self.x, self.y, &self.paths)?;
         let (xs, ys, z) = self.grid();
-        let (lo, hi) = finite_range(&z);
-        let levels = self.levels.resolve(&xs, &ys, &z, lo, hi).values(lo, hi);
-
-        let frame = Frame::layout(FrameSpec {
-            size: Style::size(3.5, 2.5),
-            x: Axis::linear(xs[0], xs[xs.len() - 1]),
-            y: Axis::linear(ys[0], ys[ys.len() - 1]),
-            xlabel: "x1",
-            ylabel: "x2",
-            grid: false,
-            equal: false,
-        });
-        let rect = frame.rect;
-        let lines: Vec<Vec<Px>> = levels
-            .iter()
-            .flat_map(|&level| {
-                join_segments(
-                    level_segments(&xs, &ys, &z, level)
-                        .into_iter()
-                        .map(|[a, b]| [frame.map(a), frame.map(b)]),
-                )
-            })
-            .collect();
-        let paths: Vec<Vec<Option<Px>>> = self
-            .paths
-            .iter()
-            .map(|(_, p)| p.iter().map(|&[a, b]| Some(frame.map((a, b)))).collect())
-            .collect();
-        let mut legend = Vec::new();
-        for (i, (label, _)) in self.paths.iter().enumerate() {
-            if !label.is_empty() {
-                legend.push(LegendEntry {
-                    label,
-                    color: Style::color(i + 1),
-                    dash: Dash::Solid,
-                    markers: true,
-                });
-            }
-        }
-        let place = self.legend.map(Place::from).unwrap_or_else(|| {
-            let mut points = Vec::new();
-            for p in &paths {
-                let line: Vec<Px> = p.iter().flatten().copied().collect();
-                sample_pieces(&[line], 1.0, &mut points);
-                // The dots weigh more than the line between them.
-                points.extend(p.iter().flatten().map(|&q| (q, 4.0)));
-            }
-            // Contour lines count a little, to prefer the quieter corner.
-            sample_pieces(&lines, 0.02, &mut points);
-            best_place(&legend, rect, &points)
-        });
-        Figure::render((3.5, 2.5), |root| {
-            frame.draw(root)?;
-            let blue = Style::color(0);
-            for line in &lines {
-                root.draw(&PathElement::new(
-                    line.iter().map(|&p| to_backend(p)).collect::<Vec<_>>(),
-                    blue.stroke_width(scaled(1)),
-                ))?;
-            }
-            for (i, p) in paths.iter().enumerate() {
-                draw_polyline(root, p, rect, Style::color(i + 1), Dash::Solid, true)?;
-            }
-            draw_legend(root, &legend, rect, place)
-        })
+        contour_figure(&xs, &ys, &z, &self.paths, self.legend, self.levels)
     }
+}
+
+/// [`ContourPlot::draw`]'s checks of the window and the paths.
+fn check_window(x: (f64, f64), y: (f64, f64), paths: &[(String, Vec<[f64; 2]>)]) -> Result<(), PlotError> {
+    if !(x.0 < x.1 && y.0 < y.1 && [x.0, x.1, y.0, y.1].iter().all(|v| v.is_finite())) {
+        return Err(PlotError::Data("the contour window must be finite and non-empty"));
+    }
+    if paths.iter().any(|(_, p)| p.is_empty() || p.iter().flatten().any(|v| !v.is_finite())) {
+        return Err(PlotError::Data("a 2-D path must be non-empty and finite"));
+    }
+    Ok(())
+}
+
+/// Draws [`ContourPlot`]'s figure from the function's samples `z[j][i]` at (`xs[i]`, `ys[j]`).
+/// Only the sampling depends on the function's type, so the drawing is compiled once, here,
+/// rather than again in every crate (every notebook cell) that draws a new objective type.
+fn contour_figure(
+    xs: &[f64],
+    ys: &[f64],
+    z: &[Vec<f64>],
+    path_list: &[(String, Vec<[f64; 2]>)],
+    legend_corner: Option<Corner>,
+    levels: Levels,
+) -> Result<Figure, PlotError> {
+    let (lo, hi) = finite_range(z);
+    let levels = levels.resolve(xs, ys, z, lo, hi).values(lo, hi);
+
+    let frame = Frame::layout(FrameSpec {
+        size: Style::size(3.5, 2.5),
+        x: Axis::linear(xs[0], xs[xs.len() - 1]),
+        y: Axis::linear(ys[0], ys[ys.len() - 1]),
+        xlabel: "x1",
+        ylabel: "x2",
+        grid: false,
+        equal: false,
+    });
+    let rect = frame.rect;
+    let lines: Vec<Vec<Px>> = levels
+        .iter()
+        .flat_map(|&level| {
+            join_segments(
+                level_segments(xs, ys, z, level).into_iter().map(|[a, b]| [frame.map(a), frame.map(b)]),
+            )
+        })
+        .collect();
+    let paths: Vec<Vec<Option<Px>>> =
+        path_list.iter().map(|(_, p)| p.iter().map(|&[a, b]| Some(frame.map((a, b)))).collect()).collect();
+    let mut legend = Vec::new();
+    for (i, (label, _)) in path_list.iter().enumerate() {
+        if !label.is_empty() {
+            legend.push(LegendEntry { label, color: Style::color(i + 1), dash: Dash::Solid, markers: true });
+        }
+    }
+    let place = legend_corner.map(Place::from).unwrap_or_else(|| {
+        let mut points = Vec::new();
+        for p in &paths {
+            let line: Vec<Px> = p.iter().flatten().copied().collect();
+            sample_pieces(&[line], 1.0, &mut points);
+            // The dots weigh more than the line between them.
+            points.extend(p.iter().flatten().map(|&q| (q, 4.0)));
+        }
+        // Contour lines count a little, to prefer the quieter corner.
+        sample_pieces(&lines, 0.02, &mut points);
+        best_place(&legend, rect, &points)
+    });
+    Figure::render((3.5, 2.5), |root| {
+        frame.draw(root)?;
+        let blue = Style::color(0);
+        for line in &lines {
+            root.draw(&PathElement::new(
+                line.iter().map(|&p| to_backend(p)).collect::<Vec<_>>(),
+                blue.stroke_width(scaled(1)),
+            ))?;
+        }
+        for (i, p) in paths.iter().enumerate() {
+            draw_polyline(root, p, rect, Style::color(i + 1), Dash::Solid, true)?;
+        }
+        draw_legend(root, &legend, rect, place)
+    })
 }
 
 /// The source's `show_trace_2d`: blue contour lines of `f` on x₁ ∈ [−5.5, 1], x₂ ∈ [−3, 1] and

@@ -6,6 +6,11 @@ use super::draw::scaled;
 use super::{Figure, PlotError, Style};
 use crate::objectives::Objective2d;
 
+/// Grid points along each axis.
+const N: usize = 101;
+/// Every `STRIDE`th grid line is drawn.
+const STRIDE: usize = 10;
+
 /// A 3-D wireframe of z = f(x₁, x₂) over x₁ ∈ `x`, x₂ ∈ `y`, sampled on a 101 × 101 grid and
 /// drawn every 10th grid line (the source's `rstride = cstride = 10`), with a red cross at
 /// `mark` on the surface if given (the source marks the saddle point).
@@ -32,8 +37,6 @@ pub fn surface_3d(
     if !(x.0 < x.1 && y.0 < y.1 && [x.0, x.1, y.0, y.1].iter().all(|v| v.is_finite())) {
         return Err(PlotError::Data("the surface ranges must be finite and non-empty"));
     }
-    const N: usize = 101;
-    const STRIDE: usize = 10;
     let at = |lo: f64, hi: f64, i: usize| lo + (hi - lo) * i as f64 / (N - 1) as f64;
     let grid: Vec<Vec<(f64, f64, f64)>> = (0..N)
         .map(|j| {
@@ -41,6 +44,20 @@ pub fn surface_3d(
             (0..N).map(|i| (at(x.0, x.1, i), f.value([at(x.0, x.1, i), b]), b)).collect()
         })
         .collect();
+    let mark = mark.map(|[a, b]| (a, f.value([a, b]), b));
+    surface_figure(x, y, &grid, mark)
+}
+
+/// Draws [`surface_3d`]'s figure from its samples: `grid` holds the rows of (x₁, f, x₂), `mark`
+/// the marked point on the surface. Only the sampling depends on the objective's type, so the
+/// drawing is compiled once, here, rather than again in every crate (every notebook cell) that
+/// calls `surface_3d` on a new objective type.
+fn surface_figure(
+    x: (f64, f64),
+    y: (f64, f64),
+    grid: &[Vec<(f64, f64, f64)>],
+    mark: Option<(f64, f64, f64)>,
+) -> Result<Figure, PlotError> {
     if grid.iter().flatten().any(|p| !p.1.is_finite()) {
         return Err(PlotError::Data("the function is not finite everywhere on the grid"));
     }
@@ -86,15 +103,14 @@ pub fn surface_3d(
         for i in (0..N).step_by(STRIDE) {
             chart.draw_series(LineSeries::new(grid.iter().map(|row| row[i]), style))?;
         }
-        if let Some([a, b]) = mark {
-            let z = f.value([a, b]);
-            if z.is_finite() {
-                chart.draw_series(std::iter::once(Cross::new(
-                    (a, z, b),
-                    scaled(6),
-                    Style::color(3).stroke_width(scaled(3)),
-                )))?;
-            }
+        if let Some((a, z, b)) = mark
+            && z.is_finite()
+        {
+            chart.draw_series(std::iter::once(Cross::new(
+                (a, z, b),
+                scaled(6),
+                Style::color(3).stroke_width(scaled(3)),
+            )))?;
         }
         Ok(())
     })

@@ -26,9 +26,16 @@ pub fn trace_1d(f: &impl Objective1d, path: &[f64]) -> Result<Figure, PlotError>
     let curve: Vec<(f64, f64)> =
         (0..=400).map(|i| -n + 2.0 * n * f64::from(i) / 400.0).map(|x| (x, f.value(x))).collect();
     let dots: Vec<(f64, f64)> = path.iter().map(|&x| (x, f.value(x))).collect();
+    trace_figure(n, &curve, &dots)
+}
+
+/// Draws [`trace_1d`]'s figure from its samples. Only the sampling depends on the objective's
+/// type, so the drawing is compiled once, here, rather than again in every crate (every notebook
+/// cell) that calls `trace_1d` on a new objective type.
+fn trace_figure(n: f64, curve: &[(f64, f64)], dots: &[(f64, f64)]) -> Result<Figure, PlotError> {
     let (lo, hi) = curve
         .iter()
-        .chain(&dots)
+        .chain(dots)
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, y)| (lo.min(y), hi.max(y)));
     let pad = 0.05 * (hi - lo).max(1e-9);
 
@@ -46,7 +53,7 @@ pub fn trace_1d(f: &impl Objective1d, path: &[f64]) -> Result<Figure, PlotError>
     };
     Figure::render((3.5, 2.5), |root| {
         frame.draw(root)?;
-        draw_polyline(root, &map(&curve), frame.rect, Style::color(0), Dash::Solid, false)?;
-        draw_polyline(root, &map(&dots), frame.rect, Style::color(1), Dash::Solid, true)
+        draw_polyline(root, &map(curve), frame.rect, Style::color(0), Dash::Solid, false)?;
+        draw_polyline(root, &map(dots), frame.rect, Style::color(1), Dash::Solid, true)
     })
 }
