@@ -1,6 +1,7 @@
 //! The kernel launcher (`crates/xtask/python/kernel.py`) gives each running kernel a build
 //! folder of its own, gives a finished kernel's folder to the next one, starts a new folder as
-//! a copy of the headless runs' build, and leaves a kernel started with `EVCXR_TMPDIR` alone.
+//! a copy of the headless runs' build (also ahead of time, with `--prepare`), and leaves a kernel
+//! started with `EVCXR_TMPDIR` alone.
 //! A shell script stands in for evcxr_jupyter: it records the folder it was given and waits.
 
 use std::path::{Path, PathBuf};
@@ -139,4 +140,25 @@ fn a_new_folder_starts_from_the_headless_build_unless_a_headless_run_holds_it() 
     let slot = PathBuf::from(recorded(&c.1).0);
     assert_eq!(std::fs::read_to_string(slot.join("target/debug/deps/liblab.rlib")).unwrap(), "compiled");
     finish(c);
+}
+
+#[test]
+fn prepare_seeds_the_first_free_folder_and_holds_nothing() {
+    let dir = scratch("prepare");
+    let built = dir.0.join("evcxr/kernel");
+    std::fs::create_dir_all(built.join("target/debug/deps")).unwrap();
+    std::fs::write(built.join("target/debug/deps/liblab.rlib"), "compiled").unwrap();
+    let status = Command::new("python3")
+        .arg(xtask::root().join("crates/xtask/python/kernel.py"))
+        .arg("--prepare")
+        .env("GRADSTEP_EVCXR_DIR", dir.0.join("evcxr"))
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let slot = dir.0.join("evcxr/interactive-0");
+    assert_eq!(std::fs::read_to_string(slot.join("target/debug/deps/liblab.rlib")).unwrap(), "compiled");
+    // The folder is free for the first kernel, which finds it built.
+    let k = launch(&dir.0, "k", None);
+    assert_eq!(recorded(&k.1).0, slot.to_string_lossy());
+    finish(k);
 }

@@ -1,6 +1,7 @@
 """Start the evcxr kernel in a build folder that outlives it.
 
 Usage (the kernel spec's argv): kernel.py EVCXR_JUPYTER CONNECTION_FILE
+       kernel.py --prepare   (seed the first free folder now; `cargo xtask jupyter` does this)
 
 evcxr builds every kernel's cells and dependencies in a folder of its own, by default a fresh
 temporary one, so each notebook a reader opens compiled the lab and its forty dependencies
@@ -14,9 +15,11 @@ build root, the folders also get the headless runs' Cargo settings (`.cargo/conf
 copied there from notebooks/headless-profile.toml by the commands that start Jupyter).
 
 A folder that has never been built in starts as a copy of what the headless runs built (the
-`kernel` folder's Cargo.lock and target/, 300 MB, a few seconds to copy), when no headless run
-is writing it: with the same Cargo settings and dependencies, Cargo finds the lab built, so
-even a reader's first notebook does not wait about a minute for it to compile.
+`kernel` folder's Cargo.lock and target/ without the cells' incremental state: about 150 MB,
+5 s to copy), when no headless run is writing it: with the same Cargo settings and
+dependencies, Cargo finds the lab built, so even a reader's first notebook does not wait about
+a minute for it to compile. `cargo xtask jupyter` makes that copy (`--prepare`) before it starts
+JupyterLab.
 
 A kernel started with EVCXR_TMPDIR already set (the headless runs, which share one folder and
 run one notebook at a time) keeps that folder.
@@ -89,6 +92,12 @@ def seed(root, folder):
 
 
 def main():
+    if sys.argv[1:] == ["--prepare"]:
+        # Done before Jupyter starts, so that the reader's first kernel does not wait for the copy.
+        slot = take_slot(build_root()) if fcntl is not None else None
+        if slot is not None:
+            seed(build_root(), slot[0])
+        return
     if len(sys.argv) != 3:
         sys.exit(f"usage: {sys.argv[0]} EVCXR_JUPYTER CONNECTION_FILE")
     evcxr, connection_file = sys.argv[1], sys.argv[2]

@@ -507,6 +507,10 @@ pub fn jupyter() -> Result<()> {
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
     data_for_kernels();
     setup::kernel_build_root()?;
+    step("preparing a build folder for the first kernel (a copy of the notebooks' build, if there is one)");
+    run(Command::new(setup::python_bin())
+        .arg(root().join("crates/xtask/python/kernel.py"))
+        .arg("--prepare"))?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
     // nothing for other users.
