@@ -92,20 +92,21 @@ def seed(root, folder):
 
 
 def main():
+    root = build_root()
     if sys.argv[1:] == ["--prepare"]:
         # Done before Jupyter starts, so that the reader's first kernel does not wait for the copy.
-        slot = take_slot(build_root()) if fcntl is not None else None
+        slot = take_slot(root) if fcntl is not None else None
         if slot is not None:
-            seed(build_root(), slot[0])
+            seed(root, slot[0])
         return
     if len(sys.argv) != 3:
         sys.exit(f"usage: {sys.argv[0]} EVCXR_JUPYTER CONNECTION_FILE")
     evcxr, connection_file = sys.argv[1], sys.argv[2]
     if fcntl is not None and not os.environ.get("EVCXR_TMPDIR"):
-        slot = take_slot(build_root())
+        slot = take_slot(root)
         if slot is not None:
             folder, fd = slot
-            seed(build_root(), folder)
+            seed(root, folder)
             # The lock lives as long as some process holds this descriptor: the kernel, after exec.
             os.set_inheritable(fd, True)
             os.environ["EVCXR_TMPDIR"] = str(folder)

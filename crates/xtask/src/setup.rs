@@ -131,8 +131,7 @@ pub fn kernel() -> Result<()> {
     rust_src()?;
     let spec = venv().join("share/jupyter/kernels/rust/kernel.json");
     let evcxr = which("evcxr_jupyter").context("evcxr_jupyter is not on PATH; run `cargo xtask setup`")?;
-    let launcher = root().join("crates/xtask/python/kernel.py");
-    let argv = [python_bin(), launcher, evcxr.clone()].map(|p| p.to_string_lossy().into_owned());
+    let argv = [python_bin(), kernel_launcher(), evcxr.clone()].map(|p| p.to_string_lossy().into_owned());
     let registered = || -> Option<bool> {
         let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).ok()?).ok()?;
         let found = spec.get("argv")?.as_array()?;
@@ -154,6 +153,11 @@ pub fn kernel() -> Result<()> {
     json["argv"] = serde_json::json!([argv[0], argv[1], argv[2], "{connection_file}"]);
     std::fs::write(&spec, serde_json::to_string_pretty(&json)?)?;
     Ok(())
+}
+
+/// The script Jupyter starts the kernel through; it gives the kernel its build folder.
+pub fn kernel_launcher() -> PathBuf {
+    root().join("crates/xtask/python/kernel.py")
 }
 
 /// The folder the notebooks' kernels build in, with the Cargo settings of

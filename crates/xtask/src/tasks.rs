@@ -508,9 +508,7 @@ pub fn jupyter() -> Result<()> {
     data_for_kernels();
     setup::kernel_build_root()?;
     step("preparing a build folder for the first kernel (a copy of the notebooks' build, if there is one)");
-    run(Command::new(setup::python_bin())
-        .arg(root().join("crates/xtask/python/kernel.py"))
-        .arg("--prepare"))?;
+    run(Command::new(setup::python_bin()).arg(setup::kernel_launcher()).arg("--prepare"))?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
     // nothing for other users.
