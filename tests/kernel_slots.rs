@@ -1,7 +1,8 @@
 //! The kernel launcher (`crates/xtask/python/kernel.py`) gives each running kernel a build
 //! folder of its own, gives a finished kernel's folder to the next one, starts a new folder as
 //! a copy of the headless runs' build (also ahead of time, with `--prepare`), and leaves a kernel
-//! started with `EVCXR_TMPDIR` alone.
+//! started with `EVCXR_TMPDIR` alone. Every kernel starts without transparent huge pages for
+//! evcxr's allocator unless the environment asks for them.
 //! A shell script stands in for evcxr_jupyter: it records the folder it was given and waits.
 
 use std::path::{Path, PathBuf};
@@ -23,12 +24,14 @@ fn scratch(name: &str) -> Scratch {
     Scratch(dir)
 }
 
-/// A stand-in kernel: writes "EVCXR_TMPDIR|argv" to $OUT, then runs until $RELEASE exists.
+/// A stand-in kernel: writes "EVCXR_TMPDIR|argv|MIMALLOC_ALLOW_THP" to $OUT, then runs until
+/// $RELEASE exists.
 fn fake_kernel(dir: &Path) -> PathBuf {
     let path = dir.join("fake-evcxr.sh");
     std::fs::write(
         &path,
-        "#!/bin/sh\nprintf '%s|%s %s' \"$EVCXR_TMPDIR\" \"$1\" \"$2\" > \"$OUT.tmp\"\nmv \"$OUT.tmp\" \"$OUT\"\n\
+        "#!/bin/sh\nprintf '%s|%s %s|%s' \"$EVCXR_TMPDIR\" \"$1\" \"$2\" \"${MIMALLOC_ALLOW_THP-unset}\" \
+         > \"$OUT.tmp\"\nmv \"$OUT.tmp\" \"$OUT\"\n\
          while [ ! -e \"$RELEASE\" ]; do sleep 0.05; done\n",
     )
     .unwrap();
@@ -40,8 +43,25 @@ fn fake_kernel(dir: &Path) -> PathBuf {
     path
 }
 
+/// A started launcher: (its process, the file its kernel writes, the file that ends it).
+/// Dropping it ends the kernel, so a failed assertion does not leave stand-ins running.
+struct Kernel(Child, PathBuf, PathBuf);
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.2, "");
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the launcher as Jupyter would; `tmpdir` is the EVCXR_TMPDIR it is started with.
-fn launch(dir: &Path, name: &str, tmpdir: Option<&str>) -> (Child, PathBuf, PathBuf) {
+fn launch(dir: &Path, name: &str, tmpdir: Option<&str>) -> Kernel {
+    launch_with_thp(dir, name, tmpdir, None)
+}
+
+/// [`launch`], with MIMALLOC_ALLOW_THP set to `thp` (or not set at all).
+fn launch_with_thp(dir: &Path, name: &str, tmpdir: Option<&str>, thp: Option<&str>) -> Kernel {
     let (out, release) = (dir.join(format!("{name}.out")), dir.join(format!("{name}.release")));
     let mut cmd = Command::new("python3");
     cmd.arg(xtask::root().join("crates/xtask/python/kernel.py"))
@@ -50,28 +70,33 @@ fn launch(dir: &Path, name: &str, tmpdir: Option<&str>) -> (Child, PathBuf, Path
         .env("GRADSTEP_EVCXR_DIR", dir.join("evcxr"))
         .env("OUT", &out)
         .env("RELEASE", &release)
-        .env_remove("EVCXR_TMPDIR");
+        .env_remove("EVCXR_TMPDIR")
+        .env_remove("MIMALLOC_ALLOW_THP");
     if let Some(t) = tmpdir {
         cmd.env("EVCXR_TMPDIR", t);
     }
-    (cmd.spawn().expect("python3 runs"), out, release)
+    if let Some(t) = thp {
+        cmd.env("MIMALLOC_ALLOW_THP", t);
+    }
+    Kernel(cmd.spawn().expect("python3 runs"), out, release)
 }
 
-/// What the stand-in kernel recorded: (its EVCXR_TMPDIR, its arguments).
-fn recorded(out: &Path) -> (String, String) {
+/// What the stand-in kernel recorded: (its EVCXR_TMPDIR, its arguments, its MIMALLOC_ALLOW_THP).
+fn recorded(out: &Path) -> (String, String, String) {
     let start = Instant::now();
     while !out.exists() {
         assert!(start.elapsed() < Duration::from_secs(30), "the kernel never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     let text = std::fs::read_to_string(out).unwrap();
-    let (tmpdir, args) = text.split_once('|').unwrap();
-    (tmpdir.to_owned(), args.to_owned())
+    let mut fields = text.split('|').map(str::to_owned);
+    let mut next = || fields.next().expect("three fields");
+    (next(), next(), next())
 }
 
-fn finish((mut child, _, release): (Child, PathBuf, PathBuf)) {
-    std::fs::write(release, "").unwrap();
-    assert!(child.wait().unwrap().success());
+fn finish(mut kernel: Kernel) {
+    std::fs::write(&kernel.2, "").unwrap();
+    assert!(kernel.0.wait().unwrap().success());
 }
 
 #[test]
@@ -79,9 +104,10 @@ fn each_running_kernel_gets_its_own_folder_and_a_free_one_is_reused() {
     let dir = scratch("reuse");
     let root = dir.0.join("evcxr");
     let a = launch(&dir.0, "a", None);
-    let (folder_a, args) = recorded(&a.1);
+    let (folder_a, args, thp) = recorded(&a.1);
     assert_eq!(folder_a, root.join("interactive-0").to_string_lossy());
     assert_eq!(args, "--control_file /run/connection.json");
+    assert_eq!(thp, "0");
     // While the first runs, the next kernels get the next folders.
     let b = launch(&dir.0, "b", None);
     assert_eq!(recorded(&b.1).0, root.join("interactive-1").to_string_lossy());
@@ -102,9 +128,20 @@ fn each_running_kernel_gets_its_own_folder_and_a_free_one_is_reused() {
 fn a_kernel_given_a_folder_keeps_it() {
     let dir = scratch("given");
     let k = launch(&dir.0, "k", Some("/somewhere/else"));
-    assert_eq!(recorded(&k.1).0, "/somewhere/else");
+    let (folder, _, thp) = recorded(&k.1);
+    assert_eq!(folder, "/somewhere/else");
+    // Headless kernels, started this way, also run without huge pages.
+    assert_eq!(thp, "0");
     finish(k);
     assert!(!dir.0.join("evcxr/interactive-0").exists());
+}
+
+#[test]
+fn a_kernel_asked_for_huge_pages_gets_them() {
+    let dir = scratch("thp");
+    let k = launch_with_thp(&dir.0, "k", Some("/somewhere/else"), Some("1"));
+    assert_eq!(recorded(&k.1).2, "1");
+    finish(k);
 }
 
 #[test]
