@@ -1,8 +1,9 @@
 //! The kernel launcher (`crates/xtask/python/kernel.py`) gives each running kernel a build
 //! folder of its own, gives a finished kernel's folder to the next one, starts a new folder as
-//! a copy of the headless runs' build (also ahead of time, with `--prepare`), and leaves a kernel
-//! started with `EVCXR_TMPDIR` alone. Every kernel starts without transparent huge pages for
-//! evcxr's allocator unless the environment asks for them.
+//! a copy of the headless runs' build (also ahead of time, with `--prepare`, which also removes
+//! free folders past the first two), and leaves a kernel started with `EVCXR_TMPDIR` alone.
+//! Every kernel starts without transparent huge pages for evcxr's allocator unless the
+//! environment asks for them.
 //! A shell script stands in for evcxr_jupyter: it records the folder it was given and waits.
 
 use std::path::{Path, PathBuf};
@@ -198,4 +199,51 @@ fn prepare_seeds_the_first_free_folder_and_holds_nothing() {
     let k = launch(&dir.0, "k", None);
     assert_eq!(recorded(&k.1).0, slot.to_string_lossy());
     finish(k);
+}
+
+#[test]
+fn prepare_removes_free_folders_past_the_first_two_and_leaves_held_ones() {
+    let dir = scratch("prune");
+    let root = dir.0.join("evcxr");
+    for n in 0..5 {
+        std::fs::create_dir_all(root.join(format!("interactive-{n}/target"))).unwrap();
+        std::fs::write(root.join(format!("interactive-{n}/target/built")), "x").unwrap();
+    }
+    // Kernels hold folders 1 and 3.
+    let held: Vec<std::fs::File> = [1, 3]
+        .iter()
+        .map(|n| {
+            let lock = std::fs::File::create(root.join(format!("interactive-{n}.lock"))).unwrap();
+            lock.lock().unwrap();
+            lock
+        })
+        .collect();
+    let status = Command::new("python3")
+        .arg(xtask::root().join("crates/xtask/python/kernel.py"))
+        .arg("--prepare")
+        .env("GRADSTEP_EVCXR_DIR", &root)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let built = |n: usize| root.join(format!("interactive-{n}/target/built")).exists();
+    // Free: 0 and 2 are kept, 4 is removed; held: 1 and 3 are untouched.
+    assert_eq!((0..5).map(built).collect::<Vec<_>>(), [true, true, true, true, false]);
+    assert!(!root.join("interactive-4").exists());
+    // Its lock file stays (see kernel.py); with 0 to 3 taken, the next kernel makes it again.
+    assert!(root.join("interactive-4.lock").exists());
+    let (mut kernels, mut folders) = (Vec::new(), Vec::new());
+    for name in ["a", "b", "c"] {
+        // One at a time, so that each has its folder before the next looks for one.
+        let k = launch(&dir.0, name, None);
+        folders.push(recorded(&k.1).0);
+        kernels.push(k);
+    }
+    let expected: Vec<String> = [0, 2, 4]
+        .iter()
+        .map(|n| root.join(format!("interactive-{n}")).to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders, expected);
+    assert!(root.join("interactive-4").is_dir());
+    kernels.into_iter().for_each(finish);
+    drop(held);
 }

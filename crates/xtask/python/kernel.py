@@ -1,7 +1,7 @@
 """Start the evcxr kernel in a build folder that outlives it.
 
 Usage (the kernel spec's argv): kernel.py EVCXR_JUPYTER CONNECTION_FILE
-       kernel.py --prepare   (seed the first free folder now; `cargo xtask jupyter` does this)
+       kernel.py --prepare   (prune and seed the free folders now; `cargo xtask jupyter` does this)
 
 evcxr builds every kernel's cells and dependencies in a folder of its own, by default a fresh
 temporary one, so each notebook a reader opens compiled the lab and its forty dependencies
@@ -20,6 +20,11 @@ A folder that has never been built in starts as a copy of what the headless runs
 dependencies, Cargo finds the lab built, so even a reader's first notebook does not wait about
 a minute for it to compile. `cargo xtask jupyter` makes that copy (`--prepare`) before it starts
 JupyterLab.
+
+Each folder takes 150-300 MB, and one is made for every kernel that ran while the others were
+open. `--prepare` therefore also removes the free folders past the first KEEP free ones (held
+ones are never touched), so what a reader's past sessions left behind does not grow without
+bound. It holds a folder's lock while it removes it, so no kernel can start in it meanwhile.
 
 A kernel started with EVCXR_TMPDIR already set (the headless runs, which share one folder and
 run one notebook at a time) keeps that folder.
@@ -45,6 +50,8 @@ except ImportError:  # not a Unix: no locks, so evcxr keeps its own temporary fo
 
 # Far more kernels than anyone keeps open; past it, evcxr's own temporary folder is used.
 SLOTS = 64
+# Free folders kept by --prepare: a reader with two notebooks open finds both built.
+KEEP = 2
 
 
 def build_root():
@@ -56,19 +63,49 @@ def build_root():
     return Path(__file__).resolve().parents[3] / "target" / "evcxr"
 
 
+def lock_slot(root, n):
+    """Locks slot `n`'s lock file without waiting; returns the descriptor, or None if it is held."""
+    # Lock files are never removed: a kernel that opened one just before it was deleted would
+    # lock a file nobody else sees, and share its folder.
+    fd = os.open(root / f"interactive-{n}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def take_slot(root):
     """Locks the first free `interactive-N` folder under `root`; returns (folder, lock fd) or None."""
+    root.mkdir(parents=True, exist_ok=True)
     for n in range(SLOTS):
-        folder = root / f"interactive-{n}"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(root / f"interactive-{n}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = lock_slot(root, n)
+        if fd is None:
             continue
+        # Made only once locked: --prepare may have just removed it.
+        folder = root / f"interactive-{n}"
+        folder.mkdir(exist_ok=True)
         return folder, fd
     return None
+
+
+def prune(root, keep):
+    """Removes every free `interactive-N` folder past the first `keep` free ones."""
+    free = 0
+    for n in range(SLOTS):
+        folder = root / f"interactive-{n}"
+        if not folder.is_dir():
+            continue
+        fd = lock_slot(root, n)
+        if fd is None:
+            continue  # a running kernel's
+        try:
+            free += 1
+            if free > keep:
+                shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def seed(root, folder):
@@ -103,7 +140,10 @@ def main():
     root = build_root()
     if sys.argv[1:] == ["--prepare"]:
         # Done before Jupyter starts, so that the reader's first kernel does not wait for the copy.
-        slot = take_slot(root) if fcntl is not None else None
+        if fcntl is None:
+            return
+        prune(root, KEEP)
+        slot = take_slot(root)
         if slot is not None:
             seed(root, slot[0])
         return

@@ -507,7 +507,10 @@ pub fn jupyter() -> Result<()> {
     setup::install_requirements("requirements-jupyter.txt", "JupyterLab")?;
     data_for_kernels();
     setup::kernel_build_root()?;
-    step("preparing a build folder for the first kernel (a copy of the notebooks' build, if there is one)");
+    step(
+        "preparing a build folder for the first kernel (a copy of the notebooks' build, if there is one) \
+         and removing unused ones past the first two",
+    );
     run(Command::new(setup::python_bin()).arg(setup::kernel_launcher()).arg("--prepare"))?;
     step("starting JupyterLab on notebooks/ (Ctrl-C stops)");
     // --allow-root only lifts Jupyter's refusal to run as root (as in containers); it changes
