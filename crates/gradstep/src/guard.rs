@@ -70,8 +70,13 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
         self.inner.elementwise()
     }
 
+    // `step` calls the inner `step`, not `step_parallel`: a serial step then never compiles
+    // the thread pool (see `optim::parallel::Threads`).
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()> {
-        self.step_parallel(params, grads, state, 1)
+        if skipped(params, grads, state)? {
+            return Ok(());
+        }
+        self.inner.step(params, grads, &mut state.inner)
     }
 
     fn step_parallel(
@@ -81,9 +86,7 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
         state: &mut Self::State,
         threads: usize,
     ) -> Result<()> {
-        if !grads.iter().all(|g| g.is_finite()) {
-            crate::error::check_len("gradient", params.len(), grads.len())?;
-            state.skipped = state.skipped.saturating_add(1);
+        if skipped(params, grads, state)? {
             return Ok(());
         }
         self.inner.step_parallel(params, grads, &mut state.inner, threads)
@@ -96,6 +99,16 @@ impl<T: Float, O: Optimizer<T>> Optimizer<T> for SkipNonFinite<O> {
     fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
         self.inner.set_learning_rate(lr)
     }
+}
+
+/// Counts a step skipped if `grads` has a non-finite entry, and says whether it did.
+fn skipped<T: Float, S>(params: &[T], grads: &[T], state: &mut GuardState<S>) -> Result<bool> {
+    if grads.iter().all(|g| g.is_finite()) {
+        return Ok(false);
+    }
+    crate::error::check_len("gradient", params.len(), grads.len())?;
+    state.skipped = state.skipped.saturating_add(1);
+    Ok(true)
 }
 
 /// Whether every entry of every tensor is finite: the check [`SkipNonFinite`] makes, for

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, ema_square};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check_non_negative, check_positive, check_unit_interval, next_step};
 use crate::{Float, Result};
 
@@ -109,7 +109,7 @@ impl Adadelta {
         params: &mut [T],
         grads: &[T],
         state: &mut AdadeltaState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let t = next_step(state.step)?;
         let c = &self.config;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
+use super::parallel::Threads;
 use super::reduce::{LANES, Lanes, sum_of_squares};
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative};
@@ -164,7 +165,7 @@ impl Adafactor {
         params: &mut [T],
         grads: &[T],
         state: &mut AdafactorState<T>,
-        _threads: usize,
+        _threads: impl Threads,
     ) -> Result<()> {
         let (n, c) = (params.len(), &self.config);
         let t = state.step.saturating_add(1);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EpsPlacement;
 use super::kernels::eps_of;
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check_non_negative, check_positive, next_step};
 use crate::{Float, Result};
 
@@ -118,7 +118,7 @@ impl Adagrad {
         params: &mut [T],
         grads: &[T],
         state: &mut AdagradState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adam_bf16::mix;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, eps_of, lerp_fused};
-use super::parallel::{MIN_CHUNK, join, with_wide_vectors};
+use super::parallel::{Threads, with_wide_vectors};
 use super::{AdamConfig, AdamWConfig, Optimizer, check_adam_family};
 use crate::error::{Error, check_len, check_non_negative, next_step};
 use crate::{Float, Result};
@@ -255,7 +255,7 @@ impl Adam8bit {
         params: &mut [T],
         grads: &[T],
         state: &mut Adam8bitState,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         self.run_with(params, grads, state, threads, true)
     }
@@ -266,7 +266,7 @@ impl Adam8bit {
         params: &mut [T],
         grads: &[T],
         state: &mut Adam8bitState,
-        threads: usize,
+        threads: impl Threads,
         fast: bool,
     ) -> Result<()> {
         let n = params.len();
@@ -311,7 +311,7 @@ impl Adam8bit {
                 }
             }),
         };
-        let threads = threads.min(n / MIN_CHUNK).max(1);
+        let parts = threads.parts(n);
         let Adam8bitState { exp_avg, exp_avg_max, exp_avg_sq_root, exp_avg_sq_root_max, .. } = state;
         let buffers = Buffers {
             p: params,
@@ -321,7 +321,7 @@ impl Adam8bit {
             u: exp_avg_sq_root,
             u_max: exp_avg_sq_root_max,
         };
-        split(threads, 0, buffers, &k);
+        split(threads, parts, 0, buffers, &k);
         state.step = t;
         Ok(())
     }
@@ -339,7 +339,7 @@ struct Buffers<'a, T> {
 
 /// Cuts the buffers at a block boundary in proportion to the threads each part gets, until each
 /// part has one thread; as `parallel::for_each_chunk_at`, but a block is never split.
-fn split<T: Float>(threads: usize, offset: usize, b: Buffers<'_, T>, k: &Kernel<T>) {
+fn split<T: Float>(how: impl Threads, threads: usize, offset: usize, b: Buffers<'_, T>, k: &Kernel<T>) {
     if threads <= 1 {
         with_wide_vectors(
             #[inline(always)]
@@ -358,7 +358,7 @@ fn split<T: Float>(threads: usize, offset: usize, b: Buffers<'_, T>, k: &Kernel<
     let (um1, um2) = b.u_max.split_at_mut(blocks);
     let head = Buffers { p: p1, g: g1, m: m1, m_max: mm1, u: u1, u_max: um1 };
     let tail = Buffers { p: p2, g: g2, m: m2, m_max: mm2, u: u2, u_max: um2 };
-    join(|| split(left, offset, head, k), || split(threads - left, offset + mid, tail, k));
+    how.join(|| split(how, left, offset, head, k), || split(how, threads - left, offset + mid, tail, k));
 }
 
 /// One step's constants, and the two passes over each block.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, eps_of, lerp};
-use super::parallel::for_each_chunk_at;
+use super::parallel::{Threads, for_each_chunk_at};
 use super::{AdamConfig, AdamWConfig, Optimizer, check_adam_family};
 use crate::error::{Error, check_len, check_non_negative, check_same_len, next_step};
 use crate::{Float, Result};
@@ -187,7 +187,7 @@ impl AdamBf16 {
         params: &mut [T],
         grads: &[T],
         state: &mut AdamBf16State,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let n = params.len();
         check_len("gradient", n, grads.len())?;

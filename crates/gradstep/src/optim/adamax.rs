@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, lerp};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::next_step;
 use crate::{Float, Result};
 
@@ -103,7 +103,7 @@ impl Adamax {
         params: &mut [T],
         grads: &[T],
         state: &mut AdamaxState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

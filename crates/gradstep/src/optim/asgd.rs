@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::GradPrep;
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check, check_len, check_non_negative};
 use crate::{Float, Result};
 
@@ -117,7 +117,7 @@ impl Asgd {
         params: &mut [T],
         grads: &[T],
         state: &mut AsgdState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = state.step.saturating_add(1);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
 use super::kernels::bias_correction;
+use super::parallel::Threads;
 use super::reduce::{LANES, Lanes};
 use crate::error::{check, check_non_negative};
 use crate::{Float, Result};
@@ -121,7 +122,7 @@ impl Lamb {
         params: &mut [T],
         grads: &[T],
         state: &mut LambState<T>,
-        _threads: usize,
+        _threads: impl Threads,
     ) -> Result<()> {
         let n = params.len();
         let c = &self.config;

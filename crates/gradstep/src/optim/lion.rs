@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check_adam_family;
 use super::kernels::sign;
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::next_step;
 use crate::{Float, Result};
 
@@ -100,7 +100,7 @@ impl Lion {
         params: &mut [T],
         grads: &[T],
         state: &mut LionState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let t = next_step(state.step)?;
         let c = &self.config;

@@ -116,7 +116,7 @@ pub(crate) use checked_state;
 /// ([`validated_serde!`]), and the [`Optimizer`] methods that only delegate or check: `init`
 /// to the algorithm's own `init_state`, `check_state` to its state's
 /// [`checks::StateCheck`], `step` and `step_parallel` to those checks and then its own `run`
-/// (with one thread, or `threads`), and the learning rate read from and written to the
+/// (with [`parallel::Serial`], or `threads`), and the learning rate read from and written to the
 /// config, after the check every `from_config` makes. Each file keeps what is its own:
 /// `from_config` (its checks), `init_state` (its state), its state's buffers and `run` (its
 /// update rule, which can start writing at once: the lengths are checked).
@@ -167,7 +167,10 @@ macro_rules! optimizer_methods {
             }
 
             fn step(&self, params: &mut [T], grads: &[T], state: &mut $state<T>) -> $crate::Result<()> {
-                $crate::optim::Optimizer::<T>::step_parallel(self, params, grads, state, 1)
+                let rule = &self$(.$inner)?;
+                $crate::error::check_len("gradient", params.len(), grads.len())?;
+                $crate::optim::checks::StateCheck::check_for(state, rule, params.len())?;
+                rule.run(params, grads, state, $crate::optim::parallel::Serial)
             }
 
             fn step_parallel(
@@ -219,7 +222,7 @@ pub(crate) use optimizer_methods;
 /// constructors from an [`AdamConfig`] (which refuse AMSGrad: a third buffer of maxima would
 /// undo the saving) or an [`AdamWConfig`], serde through the config, and the [`Optimizer`]
 /// impl. Each provides `State::zeros(len)`, `State::check(&self, len)` and
-/// `run(&self, params, grads, state, threads)`.
+/// `run(&self, params, grads, state, threads: impl parallel::Threads)`.
 macro_rules! compact_adam {
     ($opt:ident, $state:ident, $what:literal) => {
         impl $opt {
@@ -294,7 +297,7 @@ macro_rules! compact_adam {
             }
 
             fn step(&self, params: &mut [T], grads: &[T], state: &mut $state) -> Result<()> {
-                self.run(params, grads, state, 1)
+                self.run(params, grads, state, $crate::optim::parallel::Serial)
             }
 
             fn step_parallel(&self, params: &mut [T], grads: &[T], state: &mut $state, threads: usize) -> Result<()> {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::StateCheck;
 use super::kernels::{Lerp, lerp};
+use super::parallel::Threads;
 use super::reduce::sum_of_squares;
 use super::scratch::Scratch;
 use crate::error::{check, check_len, check_non_negative, check_positive};
@@ -203,7 +204,7 @@ impl Muon {
         params: &mut [T],
         grads: &[T],
         state: &mut MuonState<T>,
-        _threads: usize,
+        _threads: impl Threads,
     ) -> Result<()> {
         let Some((rows, cols)) = state.shape.as_matrix() else {
             return Err(not_a_matrix(&state.shape));

@@ -13,6 +13,47 @@ use crate::error::{check_len, check_len_or_empty};
 /// Below this many elements per thread, splitting costs more than it saves.
 pub(crate) const MIN_CHUNK: usize = 1 << 15;
 
+/// How an update runs: [`Serial`] for [`crate::Optimizer::step`], or split across at most
+/// `n` threads for a `usize` n (0 counts as 1).
+///
+/// The two are types rather than one count so that a serial step does not name the thread
+/// pool at all. An update rule is generic over its float type, so every crate that steps an
+/// optimizer compiles its rule; with a count, each of them (each notebook cell, among others)
+/// also compiled rayon's `join` and its job queue, which were over a third of the items in a
+/// cell that only called `run_2d`.
+pub(crate) trait Threads: Copy + Send + Sync {
+    /// The number of parts a buffer of `len` elements is cut into.
+    fn parts(self, len: usize) -> usize;
+
+    /// Runs `a` and `b` and returns when both are done; at the same time if this is parallel.
+    fn join(self, a: impl FnOnce() + Send, b: impl FnOnce() + Send);
+}
+
+/// One thread: the caller's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Serial;
+
+impl Threads for Serial {
+    fn parts(self, _: usize) -> usize {
+        1
+    }
+
+    fn join(self, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+        a();
+        b();
+    }
+}
+
+impl Threads for usize {
+    fn parts(self, len: usize) -> usize {
+        self.min(len / MIN_CHUNK).max(1)
+    }
+
+    fn join(self, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+        join(a, b);
+    }
+}
+
 /// Runs `f` over `params`, `grads` and the `N` state buffers `bufs`, serially or split into
 /// at most `threads` chunks (0 counts as 1). A state buffer that is empty (an option that is
 /// off, such as AMSGrad's maximum) is passed empty to every chunk.
@@ -23,7 +64,7 @@ pub(crate) const MIN_CHUNK: usize = 1 << 15;
 /// knows which must not be empty); this is the backstop that keeps a missed check from
 /// becoming a panic in the split.
 pub(crate) fn for_each_chunk<T, const N: usize, F>(
-    threads: usize,
+    threads: impl Threads,
     params: &mut [T],
     grads: &[T],
     bufs: [&mut [T]; N],
@@ -47,7 +88,7 @@ where
 /// starts in the whole buffer (for a kernel whose arithmetic depends on the index, such as a
 /// counter-based rounding noise).
 pub(crate) fn for_each_chunk_at<T, B, const N: usize, F>(
-    threads: usize,
+    threads: impl Threads,
     params: &mut [T],
     grads: &[T],
     bufs: [&mut [B]; N],
@@ -63,14 +104,14 @@ where
     for b in &bufs {
         check_len_or_empty("state buffer", len, b.len())?;
     }
-    let threads = threads.min(len / MIN_CHUNK).max(1);
-    split(threads, 0, params, grads, bufs, &f);
+    split(threads, threads.parts(len), 0, params, grads, bufs, &f);
     Ok(())
 }
 
 /// Halves the buffers (in proportion to the threads each half gets) until each part has one
 /// thread, and runs the parts at once. Lengths were checked by the caller.
 fn split<T, B, const N: usize, F>(
+    how: impl Threads,
     threads: usize,
     offset: usize,
     params: &mut [T],
@@ -103,7 +144,10 @@ fn split<T, B, const N: usize, F>(
             tail
         }
     });
-    join(|| split(left, offset, p1, g1, bufs, f), || split(threads - left, offset + mid, p2, g2, tails, f));
+    how.join(
+        || split(how, left, offset, p1, g1, bufs, f),
+        || split(how, threads - left, offset + mid, p2, g2, tails, f),
+    );
 }
 
 /// Runs `a` and `b` at the same time and returns when both are done.

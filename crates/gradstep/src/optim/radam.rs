@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, ema_square, lerp};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::next_step;
 use crate::{Float, Result};
 
@@ -119,7 +119,7 @@ impl RAdam {
         params: &mut [T],
         grads: &[T],
         state: &mut RAdamState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

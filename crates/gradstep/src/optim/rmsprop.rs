@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::EpsPlacement;
 use super::kernels::eps_of;
 use super::kernels::{GradPrep, Lerp, ema_square, lerp};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check_non_negative, check_positive, check_unit_interval, next_step};
 use crate::{Float, Result};
 
@@ -139,7 +139,7 @@ impl RmsProp {
         params: &mut [T],
         grads: &[T],
         state: &mut RmsPropState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::sign;
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check, check_non_negative};
 use crate::{Float, Result};
 
@@ -113,7 +113,7 @@ impl Rprop {
         params: &mut [T],
         grads: &[T],
         state: &mut RpropState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let (eta_minus, eta_plus) = (T::of(c.etas.0), T::of(c.etas.1));

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{Lerp, bias_correction, ema_square, lerp};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check, check_len, check_non_negative, check_positive, check_unit_interval};
 use crate::{Float, Result};
 
@@ -174,7 +174,7 @@ impl AdamWScheduleFree {
         params: &mut [T],
         grads: &[T],
         state: &mut AdamWScheduleFreeState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let k = state.step;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kernels::GradPrep;
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check_non_negative, check_unit_interval, next_step};
 use crate::{Error, Float, Result};
 
@@ -112,7 +112,7 @@ impl Sgd {
         params: &mut [T],
         grads: &[T],
         state: &mut SgdState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::check_adam_family;
 use super::kernels::eps_of;
 use super::kernels::{bias_correction, sign};
-use super::parallel::for_each_chunk;
+use super::parallel::{Threads, for_each_chunk};
 use crate::error::{check_non_negative, next_step};
 use crate::{Float, Result};
 
@@ -111,7 +111,7 @@ impl Yogi {
         params: &mut [T],
         grads: &[T],
         state: &mut YogiState<T>,
-        threads: usize,
+        threads: impl Threads,
     ) -> Result<()> {
         let c = &self.config;
         let t = next_step(state.step)?;

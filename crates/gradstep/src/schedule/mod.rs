@@ -128,6 +128,23 @@ impl<O, S: Schedule> Scheduled<O, S> {
     pub fn new(optimizer: O, schedule: S) -> Self {
         Self { optimizer, schedule }
     }
+
+    /// Takes one step with `update`, given a copy of the optimizer at this step's rate.
+    fn scheduled<T: Float>(
+        &self,
+        state: &mut ScheduledState<O::State>,
+        update: impl FnOnce(&O, &mut O::State) -> Result<()>,
+    ) -> Result<()>
+    where
+        O: Optimizer<T> + Clone,
+    {
+        let next = crate::error::next_step(state.step)?;
+        let mut opt = self.optimizer.clone();
+        opt.set_learning_rate(self.schedule.lr(state.step))?;
+        update(&opt, &mut state.inner)?;
+        state.step = next;
+        Ok(())
+    }
 }
 
 impl<T, O, S> Optimizer<T> for Scheduled<O, S>
@@ -162,8 +179,10 @@ where
         self.optimizer.elementwise()
     }
 
+    // `step` calls the inner `step`, not `step_parallel`: a serial step then never compiles
+    // the thread pool (see `optim::parallel::Threads`).
     fn step(&self, params: &mut [T], grads: &[T], state: &mut Self::State) -> Result<()> {
-        self.step_parallel(params, grads, state, 1)
+        self.scheduled(state, |opt, inner| opt.step(params, grads, inner))
     }
 
     fn step_parallel(
@@ -173,12 +192,7 @@ where
         state: &mut Self::State,
         threads: usize,
     ) -> Result<()> {
-        let next = crate::error::next_step(state.step)?;
-        let mut opt = self.optimizer.clone();
-        opt.set_learning_rate(self.schedule.lr(state.step))?;
-        opt.step_parallel(params, grads, &mut state.inner, threads)?;
-        state.step = next;
-        Ok(())
+        self.scheduled(state, |opt, inner| opt.step_parallel(params, grads, inner, threads))
     }
 
     /// The learning rate of the wrapped optimizer (the schedule overrides it at each step).
