@@ -22,7 +22,8 @@ pub enum Output {
     Svg(String),
 }
 
-/// Outputs of each code cell of an executed notebook, keyed by the cell's source.
+/// Outputs of each code cell of an executed notebook, keyed by the cell's source without the
+/// `:dep` lines that open the first one (the chapter's block does not have them).
 pub fn outputs_by_source(notebook: &Value) -> HashMap<String, Vec<Output>> {
     let mut map = HashMap::new();
     for cell in notebook["cells"].as_array().into_iter().flatten() {
@@ -49,9 +50,18 @@ pub fn outputs_by_source(notebook: &Value) -> HashMap<String, Vec<Output>> {
                 _ => {}
             }
         }
-        map.insert(source_text(&cell["source"]), outs);
+        map.insert(without_dep_lines(&source_text(&cell["source"])), outs);
     }
     map
+}
+
+/// `source` without its leading `:dep` lines.
+fn without_dep_lines(source: &str) -> String {
+    let mut rest = source;
+    while rest.starts_with(":dep ") {
+        rest = rest.split_once('\n').map_or("", |(_, tail)| tail);
+    }
+    rest.to_string()
 }
 
 /// Consecutive stream messages belong to one printout.
@@ -199,7 +209,7 @@ mod tests {
     #[test]
     fn outputs_go_under_the_block_with_the_same_visible_code() {
         let nb = json!({"cells": [
-            {"cell_type": "code", "source": ["let x = 1;\n", "println!(\"{x}\");"], "outputs": [
+            {"cell_type": "code", "source": [":dep a = { path = \"../a\" }\n", ":dep b\n", "let x = 1;\n", "println!(\"{x}\");"], "outputs": [
                 {"output_type": "stream", "name": "stdout", "text": ["1\n"]},
                 {"output_type": "stream", "name": "stdout", "text": "2 < 3\n"},
                 {"output_type": "display_data", "data": {"image/svg+xml": "<svg/>", "text/plain": "fig"}, "metadata": {}}
