@@ -34,8 +34,8 @@ otherwise. evcxr_jupyter 0.22 allocates with mimalloc, which by default asks Lin
 transparent huge pages; its rust-analyzer then spent about a third of its time in the kernel
 zeroing 2 MiB pages it had just released and faulted in again (`perf`: clear_page under
 folio_zero_user). Without them, the kernel starts about 3 s sooner and the first cell that
-defines a variable takes about 2.5 s less. The cells' own code is not affected: it runs in a
-library evcxr compiles, with Rust's default allocator.
+defines a variable takes about 2.5 s less. The cells' own code is not affected: it allocates
+through the standard library's shared object, with glibc's malloc.
 """
 
 import os
