@@ -31,7 +31,7 @@ run one notebook at a time) keeps that folder.
 
 Every kernel, headless or not, also starts with MIMALLOC_ALLOW_THP=0 unless the environment says
 otherwise. evcxr_jupyter 0.22 allocates with mimalloc, which by default asks Linux for
-transparent huge pages; its rust-analyzer then spent about a third of its time in the kernel
+transparent huge pages; its rust-analyzer then spent over a quarter of its time in the kernel
 zeroing 2 MiB pages it had just released and faulted in again (`perf`: clear_page under
 folio_zero_user). Without them, the kernel starts about 3 s sooner and the first cell that
 defines a variable takes about 2.5 s less. The cells' own code is not affected: it allocates
