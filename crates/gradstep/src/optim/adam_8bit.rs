@@ -119,10 +119,11 @@ fn encode_u(u: f32, inv: f32, noise: u32) -> u8 {
 /// On x86-64 processors with AVX-512, full blocks of `f32` parameters go through loops written
 /// for it, which take the square root and the division of the update from the approximate
 /// reciprocals `vrsqrt14ps` and `vrcp14ps` (relative error below 2⁻¹⁴, against the codes'
-/// 2⁻⁴ to 2⁻³): without them the step costs twice the instructions of `f32` Adam and is no
-/// faster than it. A run is the same for any number of threads, and on every processor with
-/// AVX-512; elsewhere, the portable loops compute the same rules with exact square roots and
-/// divisions, and the parameters differ in the last bits of their updates.
+/// 2⁻⁴ to 2⁻³), and encode one block while they update the next: without them the step costs
+/// twice the instructions of `f32` Adam and is no faster than it. A run is the same for any
+/// number of threads, and on every processor with AVX-512; elsewhere (and for a zero or
+/// subnormal learning rate), the portable loops compute the same rules with exact square roots
+/// and divisions, and the parameters differ in the last bits of their updates.
 ///
 /// AMSGrad is not available: a config with `amsgrad` is an [`Error::Hyperparameter`].
 ///
@@ -309,7 +310,8 @@ impl Adam8bit {
                     shrink: decoupled_shrink::<f32>(c.lr, c.weight_decay, c.decoupled_weight_decay),
                     plain,
                 }
-            }),
+            })
+            .filter(avx512::Constants::foldable),
         };
         let parts = threads.parts(n);
         let Adam8bitState { exp_avg, exp_avg_max, exp_avg_sq_root, exp_avg_sq_root_max, .. } = state;
@@ -384,10 +386,43 @@ impl<T: Float> Kernel<T> {
     /// Every block of `b`, whose first element is element `offset` of the whole buffer.
     #[inline(always)]
     fn blocks(&self, offset: usize, b: Buffers<'_, T>) {
+        #[cfg(target_arch = "x86_64")]
+        let b = match &self.fast {
+            Some(fast) if b.p.len() >= BLOCK => {
+                let full = b.p.len() / BLOCK;
+                let (p, p_rest) = b.p.split_at_mut(full * BLOCK);
+                let (g, g_rest) = b.g.split_at(full * BLOCK);
+                let (m, m_rest) = b.m.split_at_mut(full * BLOCK);
+                let (u, u_rest) = b.u.split_at_mut(full * BLOCK);
+                let (m_max, m_max_rest) = b.m_max.split_at_mut(full);
+                let (u_max, u_max_rest) = b.u_max.split_at_mut(full);
+                let blocks = avx512::Blocks { p: as_f32_mut(p), g: as_f32(g), m, u, m_max, u_max };
+                let mut scratch = [[[0.0_f32; BLOCK]; 2]; 2];
+                // SAFETY: `fast` is only set when the CPU has AVX-512F and the constants fold.
+                unsafe { avx512::blocks(fast, blocks, self.t, offset, &mut scratch) };
+                let rest = Buffers {
+                    p: p_rest,
+                    g: g_rest,
+                    m: m_rest,
+                    m_max: m_max_rest,
+                    u: u_rest,
+                    u_max: u_max_rest,
+                };
+                return self.portable_blocks(offset + full * BLOCK, rest);
+            }
+            _ => b,
+        };
+        self.portable_blocks(offset, b)
+    }
+
+    /// [`Kernel::blocks`] with the portable loops.
+    #[inline(always)]
+    fn portable_blocks(&self, offset: usize, b: Buffers<'_, T>) {
+        if b.p.is_empty() {
+            return;
+        }
         let mut new_m = [T::zero(); BLOCK];
         let mut new_u = [T::zero(); BLOCK];
-        #[cfg(target_arch = "x86_64")]
-        let (mut fast_m, mut fast_u) = ([0.0_f32; BLOCK], [0.0_f32; BLOCK]);
         let blocks =
             b.p.chunks_mut(BLOCK)
                 .zip(b.g.chunks(BLOCK))
@@ -396,14 +431,6 @@ impl<T: Float> Kernel<T> {
             let n = p.len();
             let first = (offset + i * BLOCK) as u64;
             let noise = [Weyl::new(self.t, first, 0), Weyl::new(self.t, first, 1)];
-            #[cfg(target_arch = "x86_64")]
-            if let (Some(fast), true) = (&self.fast, n == BLOCK) {
-                let (m_max, u_max) = (&mut b.m_max[i], &mut b.u_max[i]);
-                let block = avx512::Block { p: as_f32_mut(p), g: as_f32(g), m, u, m_max, u_max };
-                // SAFETY: `fast` is only set when the CPU has AVX-512F.
-                unsafe { avx512::block(fast, block, noise, &mut fast_m, &mut fast_u) };
-                continue;
-            }
             let (new_m, new_u) = (&mut new_m[..n], &mut new_u[..n]);
             let scales = (Scale::new(b.m_max[i], M_TOP), Scale::new(b.u_max[i], U_TOP));
             // Adam's update, a few elements at a time, with the next block asked for meanwhile.
@@ -749,6 +776,25 @@ mod tests {
         assert!(apart < n / 100, "{apart} of {} codes differ", 2 * n);
         for (ma, mb) in sa.exp_avg_max.iter().zip(&sb.exp_avg_max) {
             assert!((ma - mb).abs() <= 1e-3 * mb, "block maxima {ma} and {mb}");
+        }
+    }
+
+    /// A zero learning rate cannot be folded into the AVX-512 loops' reciprocal (it would divide
+    /// by zero): such steps take the portable loops, and leave the parameters where they are,
+    /// zero gradients (whose root is 0) included; the moments still move.
+    #[test]
+    fn a_zero_learning_rate_leaves_the_parameters_alone() {
+        for (lr, weight_decay) in [(0.0, 0.0), (0.0, 0.1), (1e-45, 0.0)] {
+            let opt = Adam8bit::from_config(AdamConfig { lr, weight_decay, ..Default::default() }).unwrap();
+            let n = 2 * BLOCK + 5;
+            let x0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
+            let g: Vec<f32> = (0..n).map(|i| if i % 3 == 0 { 0.0 } else { (i as f32).cos() }).collect();
+            let (mut x, mut state) = (x0.clone(), opt.init(n));
+            for _ in 0..3 {
+                opt.step(&mut x, &g, &mut state).unwrap();
+            }
+            assert_eq!(x, x0, "lr {lr}, weight decay {weight_decay}");
+            assert!(state.exp_avg_max.iter().all(|&m| m > 0.0));
         }
     }
 

@@ -2,16 +2,29 @@
 //!
 //! The portable loops spend more of their time on instructions than on memory: on one core a
 //! step cost the in-cache arithmetic plus the memory traffic, and the arithmetic was twice f32
-//! Adam's (decoding, maxima and stochastic encoding besides the update). Here the square root
-//! and the division, which alone occupy the divider for about 20 cycles per 16 elements, become
-//! AVX-512's approximate reciprocals (`vrsqrt14ps`, `vrcp14ps`, relative error below 2⁻¹⁴):
-//! the moments are stored with 3 and 4 mantissa bits, and the update's own rounding noise is far
-//! larger than 2⁻¹⁴ of it. The codes are written exactly as the portable [`super::encode_m`] and
-//! [`super::encode_u`] write them.
+//! Adam's (decoding, maxima and stochastic encoding besides the update). Three things bring it
+//! down here:
+//! - The square root and the division, which alone occupy the divider for about 20 cycles per
+//!   16 elements, become AVX-512's approximate reciprocals (`vrsqrt14ps`, `vrcp14ps`, relative
+//!   error below 2⁻¹⁴): the moments are stored with 3 and 4 mantissa bits, and the update's own
+//!   rounding noise is far larger than 2⁻¹⁴ of it.
+//! - Constants that multiply a decoded moment are folded into its block's scale (β₁ into the
+//!   first moment's, √β₂ into the root's), and the step size into the reciprocal's argument, so
+//!   the update is four fused multiply-adds around the two reciprocals.
+//! - The two passes over a block are interleaved with those of its neighbour: while the first
+//!   pass computes block `i + 1`'s update, streaming its bytes from memory, the second encodes
+//!   block `i`'s new moments, which are in the first-level cache. A block's second pass cannot
+//!   start before its first has ended (it needs the block's new maxima), so it runs one block
+//!   behind. Run one after the other, the first pass waits on memory and the second leaves memory
+//!   idle, and a step took the time of both; interleaved, each hides the other.
+//!
+//! The codes are written exactly as the portable [`super::encode_m`] and [`super::encode_u`]
+//! write them, from the same noise.
 
 use std::arch::x86_64::*;
 
-use super::{BLOCK, F0, M_BIAS, M_TOP, PREFETCH_CHUNK, U_BIAS, U_TOP, Weyl, prefetch_next_block};
+use super::super::parallel::{STREAM_CHUNK, prefetch_ahead};
+use super::{BLOCK, F0, M_BIAS, M_TOP, Scale, U_BIAS, U_TOP, Weyl};
 
 /// One step's constants in `f32`.
 #[derive(Clone, Copy)]
@@ -29,123 +42,270 @@ pub(super) struct Constants {
     pub plain: bool,
 }
 
-/// The block's buffers: `BLOCK` elements of each, and the block's two maxima.
-pub(super) struct Block<'a> {
+impl Constants {
+    /// Whether the step size can be folded into the reciprocal (see [`Update`]): not for a zero
+    /// or subnormal learning rate, whose quotients overflow. The portable loops take such steps.
+    pub(super) fn foldable(&self) -> bool {
+        (self.inv_bc2_sqrt / self.neg_step).is_finite() && (self.eps / self.neg_step).is_finite()
+    }
+}
+
+/// The whole-number blocks of one part of the buffers: `BLOCK` elements of each buffer per block,
+/// and each block's two maxima.
+pub(super) struct Blocks<'a> {
     pub p: &'a mut [f32],
     pub g: &'a [f32],
     pub m: &'a mut [u8],
     pub u: &'a mut [u8],
-    pub m_max: &'a mut f32,
-    pub u_max: &'a mut f32,
+    pub m_max: &'a mut [f32],
+    pub u_max: &'a mut [f32],
 }
 
-/// Both passes over one full block; `noise` are the block's Weyl sequences.
+/// The new moments of two blocks in full precision, `[block][m or √v]`: the one whose first pass
+/// runs and the one whose second pass runs.
+pub(super) type Scratch = [[[f32; BLOCK]; 2]; 2];
+
+/// Every block of `b`, whose first element is element `offset` of the whole buffer, at step `t`.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
+/// The CPU must support AVX-512F, and `k.foldable()` must hold.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn block(
-    k: &Constants,
-    b: Block<'_>,
-    noise: [Weyl; 2],
-    new_m: &mut [f32; BLOCK],
-    new_u: &mut [f32; BLOCK],
-) {
-    let (p, g, m, u) = (&mut b.p[..BLOCK], &b.g[..BLOCK], &mut b.m[..BLOCK], &mut b.u[..BLOCK]);
-    let (sm, su) = (super::Scale::new(*b.m_max, M_TOP), super::Scale::new(*b.u_max, U_TOP));
-    let s = _mm512_set1_ps;
-    let (scale_m, offset_m, scale_u, offset_u) = (s(sm.scale), s(sm.offset), s(su.scale), s(su.offset));
-    let (beta1, one_minus_beta1) = (s(k.beta1), s(k.one_minus_beta1));
-    let (beta2, one_minus_beta2) = (s(k.beta2), s(k.one_minus_beta2));
-    let (neg_step, inv_bc2_sqrt, eps) = (s(k.neg_step), s(k.inv_bc2_sqrt), s(k.eps));
-    let (sign, wd, shrink) = (s(k.sign), s(k.wd), s(k.shrink));
-    let (bias_m, bias_u) = (_mm512_set1_epi32(M_BIAS as i32), _mm512_set1_epi32(U_BIAS as i32));
-    let sign_bit = _mm512_set1_epi32(i32::MIN);
-    let smallest = s(f32::MIN_POSITIVE);
-    let (mut max_m, mut max_u) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    for start in (0..BLOCK).step_by(PREFETCH_CHUNK) {
-        prefetch_next_block(start, &[p.as_ptr().cast(), g.as_ptr().cast()], 4);
-        for i in (start..start + PREFETCH_CHUNK).step_by(16) {
-            // SAFETY (all loads and stores): i + 16 <= BLOCK, the length of every buffer.
-            let (mut x, mut grad) =
-                unsafe { (_mm512_loadu_ps(p.as_ptr().add(i)), _mm512_loadu_ps(g.as_ptr().add(i))) };
-            if !k.plain {
-                x = _mm512_mul_ps(x, shrink);
-                grad = _mm512_fmadd_ps(wd, x, _mm512_mul_ps(grad, sign));
+pub(super) unsafe fn blocks(k: &Constants, b: Blocks<'_>, t: u64, offset: usize, scratch: &mut Scratch) {
+    let update = Update::new(k);
+    let (this, behind) = scratch.split_at_mut(1);
+    let (mut this, mut behind) = (&mut this[0], &mut behind[0]);
+    // The block whose codes wait for their second pass.
+    let mut pending: Option<(Encode, &mut [u8], &mut [u8])> = None;
+    let blocks = b.p.chunks_exact_mut(BLOCK).zip(b.g.chunks_exact(BLOCK));
+    let codes = b.m.chunks_exact_mut(BLOCK).zip(b.u.chunks_exact_mut(BLOCK));
+    let maxima = b.m_max.iter_mut().zip(b.u_max.iter_mut());
+    for (i, (((p, g), (m, u)), (m_max, u_max))) in blocks.zip(codes).zip(maxima).enumerate() {
+        let decode = Decode::new(k, *m_max, *u_max);
+        let (mut top_m, mut top_u) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for j in (0..BLOCK).step_by(16) {
+            // The stream of bytes is continuous across blocks now, so the requests run a fixed
+            // distance ahead, as in other updates, rather than a block ahead (measured: 7 %
+            // faster on one thread).
+            if j % STREAM_CHUNK == 0 {
+                prefetch_ahead(p.as_ptr().cast(), j, 4);
+                prefetch_ahead(g.as_ptr().cast(), j, 4);
+                prefetch_ahead(m.as_ptr(), j, 1);
+                prefetch_ahead(u.as_ptr(), j, 1);
             }
-            let (cm, cu) = unsafe {
-                (
-                    _mm512_cvtepi8_epi32(_mm_loadu_si128(m.as_ptr().add(i).cast())),
-                    _mm512_cvtepu8_epi32(_mm_loadu_si128(u.as_ptr().add(i).cast())),
-                )
-            };
-            let fm =
-                _mm512_castsi512_ps(_mm512_slli_epi32::<20>(_mm512_add_epi32(_mm512_abs_epi32(cm), bias_m)));
-            let magnitude = _mm512_castps_si512(_mm512_fmsub_ps(fm, scale_m, offset_m));
-            let m0 = _mm512_castsi512_ps(_mm512_or_si512(magnitude, _mm512_and_si512(cm, sign_bit)));
-            let fu = _mm512_castsi512_ps(_mm512_slli_epi32::<19>(_mm512_add_epi32(cu, bias_u)));
-            let u0 = _mm512_fmsub_ps(fu, scale_u, offset_u);
-            let m1 = _mm512_fmadd_ps(beta1, m0, _mm512_mul_ps(one_minus_beta1, grad));
-            let v = _mm512_fmadd_ps(
-                _mm512_mul_ps(u0, beta2),
-                u0,
-                _mm512_mul_ps(_mm512_mul_ps(grad, one_minus_beta2), grad),
-            );
-            // √v as v/√v; v = 0 gives 0·(1/√smallest) = 0.
-            let u1 = _mm512_mul_ps(v, _mm512_rsqrt14_ps(_mm512_max_ps(v, smallest)));
-            let step = _mm512_mul_ps(m1, _mm512_rcp14_ps(_mm512_fmadd_ps(u1, inv_bc2_sqrt, eps)));
+            // SAFETY: j + 16 <= BLOCK, the length of every slice here.
             unsafe {
-                _mm512_storeu_ps(p.as_mut_ptr().add(i), _mm512_fmadd_ps(step, neg_step, x));
-                _mm512_storeu_ps(new_m.as_mut_ptr().add(i), m1);
-                _mm512_storeu_ps(new_u.as_mut_ptr().add(i), u1);
+                let x = p.as_mut_ptr().add(j);
+                let (cm, cu) = (m.as_ptr().add(j), u.as_ptr().add(j));
+                let (new_m, new_u) = (this[0].as_mut_ptr().add(j), this[1].as_mut_ptr().add(j));
+                update.sixteen(
+                    &decode,
+                    x,
+                    g.as_ptr().add(j),
+                    (cm, cu),
+                    (new_m, new_u),
+                    (&mut top_m, &mut top_u),
+                );
+                if let Some((encode, m, u)) = &mut pending {
+                    let new = (behind[0].as_ptr().add(j), behind[1].as_ptr().add(j));
+                    encode.sixteen(new, m.as_mut_ptr().add(j), u.as_mut_ptr().add(j));
+                }
             }
-            // max(new, old) keeps the old maximum where the new value is NaN, as max_abs does.
-            max_m = _mm512_max_ps(_mm512_abs_ps(m1), max_m);
-            max_u = _mm512_max_ps(u1, max_u);
+        }
+        *m_max = _mm512_reduce_max_ps(top_m).min(f32::MAX);
+        *u_max = _mm512_reduce_max_ps(top_u).min(f32::MAX);
+        let first = (offset + i * BLOCK) as u64;
+        pending = Some((Encode::new(*m_max, *u_max, [Weyl::new(t, first, 0), Weyl::new(t, first, 1)]), m, u));
+        std::mem::swap(&mut this, &mut behind);
+    }
+    if let Some((mut encode, m, u)) = pending {
+        for j in (0..BLOCK).step_by(16) {
+            // SAFETY: j + 16 <= BLOCK, as above.
+            unsafe {
+                let new = (behind[0].as_ptr().add(j), behind[1].as_ptr().add(j));
+                encode.sixteen(new, m.as_mut_ptr().add(j), u.as_mut_ptr().add(j));
+            }
         }
     }
-    *b.m_max = _mm512_reduce_max_ps(max_m).min(f32::MAX);
-    *b.u_max = _mm512_reduce_max_ps(max_u).min(f32::MAX);
-    let inv = |max: f32, top: f32| s(if max > 0.0 { top / max } else { 0.0 });
-    let (inv_m, inv_u, f0) = (inv(*b.m_max, M_TOP), inv(*b.u_max, U_TOP), s(F0));
-    let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    let sequence = |w: Weyl| {
-        let start = _mm512_add_epi32(
-            _mm512_set1_epi32(w.start as i32),
-            _mm512_mullo_epi32(lanes, _mm512_set1_epi32(w.stride as i32)),
-        );
-        (start, _mm512_set1_epi32(w.stride.wrapping_mul(16) as i32))
-    };
-    let ((mut noise_m, step_m), (mut noise_u, step_u)) = (sequence(noise[0]), sequence(noise[1]));
-    let (top_m, top_u, one, zero) =
-        (_mm512_set1_epi32(127), _mm512_set1_epi32(255), _mm512_set1_epi32(1), _mm512_setzero_ps());
-    for i in (0..BLOCK).step_by(16) {
-        // The first pass asked for the next block's parameters and gradients; this one asks
-        // for its codes, which spreads the requests over both passes (measured: 6 % faster on
-        // one thread, 10 % on two, than asking for everything in the first).
-        if i % PREFETCH_CHUNK == 0 {
-            prefetch_next_block(i, &[m.as_ptr(), u.as_ptr()], 1);
+}
+
+/// The update's constants as vectors. With `s = -lr/(1 - β₁ᵗ)` and `c = 1/√(1 - β₂ᵗ)`, Adam's
+/// `x + s·m / (c·√v + ε)` is `x + m · 1/(√v·(c/s) + ε/s)`: one multiply-add and one reciprocal.
+struct Update {
+    one_minus_beta1: __m512,
+    one_minus_beta2: __m512,
+    c_over_s: __m512,
+    eps_over_s: __m512,
+    sign: __m512,
+    wd: __m512,
+    shrink: __m512,
+    plain: bool,
+}
+
+impl Update {
+    #[target_feature(enable = "avx512f")]
+    fn new(k: &Constants) -> Self {
+        let s = _mm512_set1_ps;
+        Self {
+            one_minus_beta1: s(k.one_minus_beta1),
+            one_minus_beta2: s(k.one_minus_beta2),
+            c_over_s: s(k.inv_bc2_sqrt / k.neg_step),
+            eps_over_s: s(k.eps / k.neg_step),
+            sign: s(k.sign),
+            wd: s(k.wd),
+            shrink: s(k.shrink),
+            plain: k.plain,
         }
-        let (m1, u1) =
-            unsafe { (_mm512_loadu_ps(new_m.as_ptr().add(i)), _mm512_loadu_ps(new_u.as_ptr().add(i))) };
-        let bits = _mm512_add_epi32(
-            _mm512_castps_si512(_mm512_fmadd_ps(_mm512_abs_ps(m1), inv_m, f0)),
-            _mm512_srli_epi32::<12>(noise_m),
-        );
-        let q = _mm512_min_epu32(_mm512_sub_epi32(_mm512_srli_epi32::<20>(bits), bias_m), top_m);
-        let negative = _mm512_srai_epi32::<31>(_mm512_castps_si512(m1));
-        let code_m = _mm512_sub_epi32(_mm512_xor_si512(q, negative), negative);
-        let bits = _mm512_add_epi32(
-            _mm512_castps_si512(_mm512_fmadd_ps(u1, inv_u, f0)),
-            _mm512_srli_epi32::<13>(noise_u),
-        );
-        let q = _mm512_min_epu32(_mm512_sub_epi32(_mm512_srli_epi32::<19>(bits), bias_u), top_u);
-        let code_u = _mm512_mask_max_epu32(q, _mm512_cmp_ps_mask::<_CMP_GT_OQ>(u1, zero), q, one);
+    }
+
+    /// The first pass on 16 elements: Adam's update of `x` from the codes `cm` and `cu`, the new
+    /// moments written to `new` and their largest magnitudes kept in `top`.
+    ///
+    /// # Safety
+    /// Every pointer must be valid for 16 elements.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sixteen(
+        &self,
+        d: &Decode,
+        x: *mut f32,
+        g: *const f32,
+        (cm, cu): (*const u8, *const u8),
+        (new_m, new_u): (*mut f32, *mut f32),
+        (top_m, top_u): (&mut __m512, &mut __m512),
+    ) {
+        // SAFETY: the caller's.
+        let (mut p, mut grad, cm, cu) = unsafe {
+            (
+                _mm512_loadu_ps(x),
+                _mm512_loadu_ps(g),
+                _mm512_cvtepi8_epi32(_mm_loadu_si128(cm.cast())),
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(cu.cast())),
+            )
+        };
+        if !self.plain {
+            p = _mm512_mul_ps(p, self.shrink);
+            grad = _mm512_fmadd_ps(self.wd, p, _mm512_mul_ps(grad, self.sign));
+        }
+        // β₁·m and √β₂·√v, read off the codes (the sign of m is the sign of its code).
+        let fm =
+            _mm512_slli_epi32::<20>(_mm512_add_epi32(_mm512_abs_epi32(cm), _mm512_set1_epi32(M_BIAS as i32)));
+        let magnitude = _mm512_castps_si512(_mm512_fmsub_ps(_mm512_castsi512_ps(fm), d.scale_m, d.offset_m));
+        // magnitude | (cm & sign bit)
+        let m0 = _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xF8>(
+            magnitude,
+            cm,
+            _mm512_set1_epi32(i32::MIN),
+        ));
+        let fu = _mm512_slli_epi32::<19>(_mm512_add_epi32(cu, _mm512_set1_epi32(U_BIAS as i32)));
+        let u0 = _mm512_fmsub_ps(_mm512_castsi512_ps(fu), d.scale_u, d.offset_u);
+        let m1 = _mm512_fmadd_ps(self.one_minus_beta1, grad, m0);
+        let v = _mm512_fmadd_ps(u0, u0, _mm512_mul_ps(_mm512_mul_ps(grad, self.one_minus_beta2), grad));
+        // √v as v/√v; v = 0 gives 0·(1/√smallest) = 0.
+        let u1 = _mm512_mul_ps(v, _mm512_rsqrt14_ps(_mm512_max_ps(v, _mm512_set1_ps(f32::MIN_POSITIVE))));
+        let step = _mm512_rcp14_ps(_mm512_fmadd_ps(u1, self.c_over_s, self.eps_over_s));
+        // SAFETY: the caller's.
         unsafe {
-            _mm_storeu_si128(m.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(code_m));
-            _mm_storeu_si128(u.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(code_u));
+            _mm512_storeu_ps(x, _mm512_fmadd_ps(m1, step, p));
+            _mm512_storeu_ps(new_m, m1);
+            _mm512_storeu_ps(new_u, u1);
         }
-        noise_m = _mm512_add_epi32(noise_m, step_m);
-        noise_u = _mm512_add_epi32(noise_u, step_u);
+        // max(new, old) keeps the old maximum where the new value is NaN, as max_abs does.
+        *top_m = _mm512_max_ps(_mm512_abs_ps(m1), *top_m);
+        *top_u = _mm512_max_ps(u1, *top_u);
+    }
+}
+
+/// A block's decoding scales, with β₁ folded into the first moment's and √β₂ into the root's.
+struct Decode {
+    scale_m: __m512,
+    offset_m: __m512,
+    scale_u: __m512,
+    offset_u: __m512,
+}
+
+impl Decode {
+    #[target_feature(enable = "avx512f")]
+    fn new(k: &Constants, m_max: f32, u_max: f32) -> Self {
+        let (sm, su) = (Scale::new(m_max, M_TOP), Scale::new(u_max, U_TOP));
+        let (b1, rb2) = (k.beta1, k.beta2.sqrt());
+        let s = _mm512_set1_ps;
+        Self {
+            scale_m: s(sm.scale * b1),
+            offset_m: s(sm.offset * b1),
+            scale_u: s(su.scale * rb2),
+            offset_u: s(su.offset * rb2),
+        }
+    }
+}
+
+/// A block's encoding: the inverse scales of its new maxima and the rounding noise of the next
+/// 16 elements of each moment.
+struct Encode {
+    inv_m: __m512,
+    inv_u: __m512,
+    noise_m: __m512i,
+    noise_u: __m512i,
+    stride_m: __m512i,
+    stride_u: __m512i,
+}
+
+impl Encode {
+    #[target_feature(enable = "avx512f")]
+    fn new(m_max: f32, u_max: f32, noise: [Weyl; 2]) -> Self {
+        let inv = |max: f32, top: f32| _mm512_set1_ps(if max > 0.0 { top / max } else { 0.0 });
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let start = |w: Weyl| {
+            _mm512_add_epi32(
+                _mm512_set1_epi32(w.start as i32),
+                _mm512_mullo_epi32(lanes, _mm512_set1_epi32(w.stride as i32)),
+            )
+        };
+        let stride = |w: Weyl| _mm512_set1_epi32(w.stride.wrapping_mul(16) as i32);
+        Self {
+            inv_m: inv(m_max, M_TOP),
+            inv_u: inv(u_max, U_TOP),
+            noise_m: start(noise[0]),
+            noise_u: start(noise[1]),
+            stride_m: stride(noise[0]),
+            stride_u: stride(noise[1]),
+        }
+    }
+
+    /// The second pass on 16 elements: the codes of the new moments `new`.
+    ///
+    /// # Safety
+    /// Every pointer must be valid for 16 elements.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sixteen(&mut self, (new_m, new_u): (*const f32, *const f32), m: *mut u8, u: *mut u8) {
+        // SAFETY: the caller's.
+        let (m1, u1) = unsafe { (_mm512_loadu_ps(new_m), _mm512_loadu_ps(new_u)) };
+        let f0 = _mm512_set1_ps(F0);
+        // The codes are found with their biases (min against the biased top code) and the bias
+        // taken off after: M_BIAS for the first moment; the root's U_BIAS is a multiple of 256,
+        // so the byte the code is narrowed to drops it.
+        let bits = _mm512_add_epi32(
+            _mm512_castps_si512(_mm512_fmadd_ps(_mm512_abs_ps(m1), self.inv_m, f0)),
+            _mm512_srli_epi32::<12>(self.noise_m),
+        );
+        let q = _mm512_min_epu32(_mm512_srli_epi32::<20>(bits), _mm512_set1_epi32((M_BIAS + 127) as i32));
+        let q = _mm512_sub_epi32(q, _mm512_set1_epi32(M_BIAS as i32));
+        let negative = _mm512_cmplt_epi32_mask(_mm512_castps_si512(m1), _mm512_setzero_si512());
+        let code_m = _mm512_mask_sub_epi32(q, negative, _mm512_setzero_si512(), q);
+        let bits = _mm512_add_epi32(
+            _mm512_castps_si512(_mm512_fmadd_ps(u1, self.inv_u, f0)),
+            _mm512_srli_epi32::<13>(self.noise_u),
+        );
+        let q = _mm512_min_epu32(_mm512_srli_epi32::<19>(bits), _mm512_set1_epi32((U_BIAS + 255) as i32));
+        // A positive root is never rounded to 0.
+        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(u1, _mm512_setzero_ps());
+        let code_u = _mm512_mask_max_epu32(q, positive, q, _mm512_set1_epi32((U_BIAS + 1) as i32));
+        // SAFETY: the caller's.
+        unsafe {
+            _mm_storeu_si128(m.cast(), _mm512_cvtepi32_epi8(code_m));
+            _mm_storeu_si128(u.cast(), _mm512_cvtepi32_epi8(code_u));
+        }
+        self.noise_m = _mm512_add_epi32(self.noise_m, self.stride_m);
+        self.noise_u = _mm512_add_epi32(self.noise_u, self.stride_u);
     }
 }
