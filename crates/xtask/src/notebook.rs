@@ -152,6 +152,19 @@ fn link_notebooks(text: &str, chapters: &[String]) -> String {
     out
 }
 
+/// How a line that loads a crate starts (evcxr's command), in [`dep_lines`] and
+/// [`without_dep_lines`].
+const DEP: &str = ":dep ";
+
+/// `source` without its leading `:dep` lines: the code of the block a cell was made from.
+pub(crate) fn without_dep_lines(source: &str) -> String {
+    let mut rest = source;
+    while rest.starts_with(DEP) {
+        rest = rest.split_once('\n').map_or("", |(_, tail)| tail);
+    }
+    rest.to_string()
+}
+
 /// `:dep` lines for every crate the chapter's blocks load with `extern crate`.
 fn dep_lines(blocks: &[Block], workspace_deps: &str) -> String {
     let mut seen = BTreeSet::new();
@@ -161,8 +174,8 @@ fn dep_lines(blocks: &[Block], workspace_deps: &str) -> String {
             continue;
         }
         out.push(match dependency_spec(&krate, workspace_deps) {
-            Some((package, spec)) => format!(":dep {package} = {spec}"),
-            None => format!(":dep {krate}"),
+            Some((package, spec)) => format!("{DEP}{package} = {spec}"),
+            None => format!("{DEP}{krate}"),
         });
     }
     out.join("\n")

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::chapter;
-use crate::notebook::source_text;
+use crate::notebook::{source_text, without_dep_lines};
 
 /// One displayable output of a cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,15 +53,6 @@ pub fn outputs_by_source(notebook: &Value) -> HashMap<String, Vec<Output>> {
         map.insert(without_dep_lines(&source_text(&cell["source"])), outs);
     }
     map
-}
-
-/// `source` without its leading `:dep` lines.
-fn without_dep_lines(source: &str) -> String {
-    let mut rest = source;
-    while rest.starts_with(":dep ") {
-        rest = rest.split_once('\n').map_or("", |(_, tail)| tail);
-    }
-    rest.to_string()
 }
 
 /// Consecutive stream messages belong to one printout.
