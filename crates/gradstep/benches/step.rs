@@ -3,8 +3,12 @@
 //! split across threads, each next to a `memcpy` of the same bytes measured in the same run.
 //!
 //! "The same bytes" is the size of every buffer the step streams through (parameters,
-//! gradients, state): a step that reads them all and writes its outputs cannot beat a copy of
-//! them by much, so `ratio` near 1 means the update runs at memory speed.
+//! gradients, state), copied with `copy_from_slice` into as many others: a baseline taken in the
+//! same run, so that ratios from a busy and a quiet run compare. A copy moves more bytes than a
+//! step (it reads every buffer and writes as many others, where a step writes its outputs in
+//! place), and how fast it moves them depends on the machine's `memcpy`: Adam's step took half
+//! the copy's time in earlier runs, and a third of it since the updates prefetch. Ratios compare
+//! runs and optimizers, not machines.
 //!
 //! Run: `cargo bench -p gradstep --bench step` (set `GRADSTEP_BENCH_N` for another size,
 //! `GRADSTEP_BENCH_THREADS` for the threaded rows, default 2, `GRADSTEP_BENCH_ALL=1` to
