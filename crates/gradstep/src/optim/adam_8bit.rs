@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adam_bf16::mix;
 use super::kernels::{GradPrep, Lerp, bias_correction, decoupled_shrink, eps_of, lerp_fused};
-use super::parallel::{Threads, with_wide_vectors};
+use super::parallel::{Threads, prefetch, with_wide_vectors};
 use super::{AdamConfig, AdamWConfig, Optimizer, check_adam_family};
 use crate::error::{Error, check_len, check_non_negative, next_step};
 use crate::{Float, Result};
@@ -490,21 +490,9 @@ const PREFETCH_CHUNK: usize = 64;
 /// 10⁷ parameters took the time of the in-cache arithmetic plus that of the memory traffic).
 #[inline(always)]
 fn prefetch_next_block(start: usize, bases: &[*const u8], size: usize) {
-    #[cfg(target_arch = "x86_64")]
     for &base in bases {
-        let first = (BLOCK + start) * size;
-        for line in (first..first + PREFETCH_CHUNK * size).step_by(64) {
-            // SAFETY: a prefetch is a hint that never faults, whatever the address; the pointer
-            // is formed with wrapping arithmetic and never read through.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(
-                    base.wrapping_add(line).cast(),
-                );
-            }
-        }
+        prefetch::<false>(base, (BLOCK + start) * size, PREFETCH_CHUNK * size);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (start, bases, size);
 }
 
 /// Writes the codes of one block's new values and returns their largest magnitude, the block's

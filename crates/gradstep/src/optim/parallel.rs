@@ -195,21 +195,29 @@ fn streamed<T, B, const N: usize, F>(
 /// of a buffer at `base` with `size`-byte elements.
 #[inline(always)]
 pub(crate) fn prefetch_ahead(base: *const u8, start: usize, size: usize) {
+    prefetch::<true>(base, start * size + PREFETCH_AHEAD, STREAM_CHUNK * size);
+}
+
+/// Asks for the cache lines of bytes `from..from + len` past `base`: into the first-level cache
+/// if `NEAR`, else into the second.
+#[inline(always)]
+pub(crate) fn prefetch<const NEAR: bool>(base: *const u8, from: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    {
-        let first = start * size + PREFETCH_AHEAD;
-        for byte in (first..first + STREAM_CHUNK * size).step_by(64) {
-            // SAFETY: a prefetch is a hint that never faults, whatever the address; the pointer
-            // is formed with wrapping arithmetic and never read through.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    base.wrapping_add(byte).cast(),
-                );
+    for byte in (from..from + len).step_by(64) {
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        let line = base.wrapping_add(byte).cast();
+        // SAFETY: a prefetch is a hint that never faults, whatever the address; the pointer is
+        // formed with wrapping arithmetic and never read through.
+        unsafe {
+            if NEAR {
+                _mm_prefetch::<_MM_HINT_T0>(line);
+            } else {
+                _mm_prefetch::<_MM_HINT_T1>(line);
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (base, start, size);
+    let _ = (base, from, len);
 }
 
 /// Runs `a` and `b` at the same time and returns when both are done.
