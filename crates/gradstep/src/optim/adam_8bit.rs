@@ -729,41 +729,49 @@ mod tests {
     fn avx512_loops_agree_with_the_portable_ones() {
         let n = 3 * BLOCK + 7;
         let lr = 1e-2;
-        let opt = Adam8bit::from_config(AdamConfig { lr, ..Default::default() }).unwrap();
-        let grad = |t: usize| -> Vec<f32> {
-            (0..n).map(|i| ((i as f32) * 0.11 + t as f32).cos() * 10f32.powi(i as i32 % 5 - 4)).collect()
-        };
-        let mut x: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
-        let mut y = x.clone();
-        let (mut sx, mut sy) = (opt.init(n), opt.init(n));
-        for t in 0..19 {
-            opt.run_with(&mut x, &grad(t), &mut sx, 1, true).unwrap();
-            opt.run_with(&mut y, &grad(t), &mut sy, 1, false).unwrap();
-        }
-        let far = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0_f32, f32::max);
-        assert!(f64::from(far) < 0.05 * 19.0 * lr, "after 19 steps the parameters differ by {far}");
-        let (mut a, mut b, mut sa, mut sb) = (y.clone(), y, sy.clone(), sy);
-        opt.run_with(&mut a, &grad(19), &mut sa, 1, true).unwrap();
-        opt.run_with(&mut b, &grad(19), &mut sb, 1, false).unwrap();
-        let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
-        assert!(f64::from(worst) < 1e-3 * lr, "one step: parameters differ by {worst}");
-        let mut apart = 0;
-        for (codes_a, codes_b, signed) in
-            [(&sa.exp_avg, &sb.exp_avg, true), (&sa.exp_avg_sq_root, &sb.exp_avg_sq_root, false)]
-        {
-            for (&ca, &cb) in codes_a.iter().zip(codes_b) {
-                let (ca, cb) = if signed {
-                    (i32::from(ca as i8), i32::from(cb as i8))
-                } else {
-                    (i32::from(ca), i32::from(cb))
-                };
-                assert!((ca - cb).abs() <= 1, "codes {ca} and {cb}");
-                apart += usize::from(ca != cb);
+        let plain = AdamConfig { lr, ..Default::default() };
+        // Without and with decoupled weight decay, and with coupled decay while ascending.
+        for config in [
+            plain,
+            AdamConfig { weight_decay: 0.1, decoupled_weight_decay: true, ..plain },
+            AdamConfig { weight_decay: 0.1, maximize: true, ..plain },
+        ] {
+            let opt = Adam8bit::from_config(config).unwrap();
+            let grad = |t: usize| -> Vec<f32> {
+                (0..n).map(|i| ((i as f32) * 0.11 + t as f32).cos() * 10f32.powi(i as i32 % 5 - 4)).collect()
+            };
+            let mut x: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
+            let mut y = x.clone();
+            let (mut sx, mut sy) = (opt.init(n), opt.init(n));
+            for t in 0..19 {
+                opt.run_with(&mut x, &grad(t), &mut sx, 1, true).unwrap();
+                opt.run_with(&mut y, &grad(t), &mut sy, 1, false).unwrap();
             }
-        }
-        assert!(apart < n / 100, "{apart} of {} codes differ", 2 * n);
-        for (ma, mb) in sa.exp_avg_max.iter().zip(&sb.exp_avg_max) {
-            assert!((ma - mb).abs() <= 1e-3 * mb, "block maxima {ma} and {mb}");
+            let far = x.iter().zip(&y).map(|(x, y)| (x - y).abs()).fold(0.0_f32, f32::max);
+            assert!(f64::from(far) < 0.05 * 19.0 * lr, "after 19 steps the parameters differ by {far}");
+            let (mut a, mut b, mut sa, mut sb) = (y.clone(), y, sy.clone(), sy);
+            opt.run_with(&mut a, &grad(19), &mut sa, 1, true).unwrap();
+            opt.run_with(&mut b, &grad(19), &mut sb, 1, false).unwrap();
+            let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
+            assert!(f64::from(worst) < 1e-3 * lr, "one step: parameters differ by {worst}");
+            let mut apart = 0;
+            for (codes_a, codes_b, signed) in
+                [(&sa.exp_avg, &sb.exp_avg, true), (&sa.exp_avg_sq_root, &sb.exp_avg_sq_root, false)]
+            {
+                for (&ca, &cb) in codes_a.iter().zip(codes_b) {
+                    let (ca, cb) = if signed {
+                        (i32::from(ca as i8), i32::from(cb as i8))
+                    } else {
+                        (i32::from(ca), i32::from(cb))
+                    };
+                    assert!((ca - cb).abs() <= 1, "codes {ca} and {cb}");
+                    apart += usize::from(ca != cb);
+                }
+            }
+            assert!(apart < n / 100, "{apart} of {} codes differ", 2 * n);
+            for (ma, mb) in sa.exp_avg_max.iter().zip(&sb.exp_avg_max) {
+                assert!((ma - mb).abs() <= 1e-3 * mb, "block maxima {ma} and {mb}");
+            }
         }
     }
 
