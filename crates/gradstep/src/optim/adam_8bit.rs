@@ -339,6 +339,21 @@ struct Buffers<'a, T> {
     u_max: &'a mut [f32],
 }
 
+impl<'a, T> Buffers<'a, T> {
+    /// The first `blocks` blocks and the rest.
+    fn split_at_block(self, blocks: usize) -> (Self, Self) {
+        let mid = blocks * BLOCK;
+        let (p1, p2) = self.p.split_at_mut(mid);
+        let (g1, g2) = self.g.split_at(mid);
+        let (m1, m2) = self.m.split_at_mut(mid);
+        let (u1, u2) = self.u.split_at_mut(mid);
+        let (mm1, mm2) = self.m_max.split_at_mut(blocks);
+        let (um1, um2) = self.u_max.split_at_mut(blocks);
+        let head = Buffers { p: p1, g: g1, m: m1, m_max: mm1, u: u1, u_max: um1 };
+        (head, Buffers { p: p2, g: g2, m: m2, m_max: mm2, u: u2, u_max: um2 })
+    }
+}
+
 /// Cuts the buffers at a block boundary in proportion to the threads each part gets, until each
 /// part has one thread; as `parallel::for_each_chunk_at`, but a block is never split.
 fn split<T: Float>(how: impl Threads, threads: usize, offset: usize, b: Buffers<'_, T>, k: &Kernel<T>) {
@@ -352,14 +367,7 @@ fn split<T: Float>(how: impl Threads, threads: usize, offset: usize, b: Buffers<
     let left = threads / 2;
     let blocks = b.m_max.len() / threads * left;
     let mid = blocks * BLOCK;
-    let (p1, p2) = b.p.split_at_mut(mid);
-    let (g1, g2) = b.g.split_at(mid);
-    let (m1, m2) = b.m.split_at_mut(mid);
-    let (u1, u2) = b.u.split_at_mut(mid);
-    let (mm1, mm2) = b.m_max.split_at_mut(blocks);
-    let (um1, um2) = b.u_max.split_at_mut(blocks);
-    let head = Buffers { p: p1, g: g1, m: m1, m_max: mm1, u: u1, u_max: um1 };
-    let tail = Buffers { p: p2, g: g2, m: m2, m_max: mm2, u: u2, u_max: um2 };
+    let (head, tail) = b.split_at_block(blocks);
     how.join(|| split(how, left, offset, head, k), || split(how, threads - left, offset + mid, tail, k));
 }
 
@@ -390,24 +398,12 @@ impl<T: Float> Kernel<T> {
         let b = match &self.fast {
             Some(fast) if b.p.len() >= BLOCK => {
                 let full = b.p.len() / BLOCK;
-                let (p, p_rest) = b.p.split_at_mut(full * BLOCK);
-                let (g, g_rest) = b.g.split_at(full * BLOCK);
-                let (m, m_rest) = b.m.split_at_mut(full * BLOCK);
-                let (u, u_rest) = b.u.split_at_mut(full * BLOCK);
-                let (m_max, m_max_rest) = b.m_max.split_at_mut(full);
-                let (u_max, u_max_rest) = b.u_max.split_at_mut(full);
-                let blocks = avx512::Blocks { p: as_f32_mut(p), g: as_f32(g), m, u, m_max, u_max };
+                let (head, rest) = b.split_at_block(full);
+                let Buffers { p, g, m, m_max, u, u_max } = head;
+                let head = Buffers { p: as_f32_mut(p), g: as_f32(g), m, m_max, u, u_max };
                 let mut scratch = [[[0.0_f32; BLOCK]; 2]; 2];
                 // SAFETY: `fast` is only set when the CPU has AVX-512F and the constants fold.
-                unsafe { avx512::blocks(fast, blocks, self.t, offset, &mut scratch) };
-                let rest = Buffers {
-                    p: p_rest,
-                    g: g_rest,
-                    m: m_rest,
-                    m_max: m_max_rest,
-                    u: u_rest,
-                    u_max: u_max_rest,
-                };
+                unsafe { avx512::blocks(fast, head, self.t, offset, &mut scratch) };
                 return self.portable_blocks(offset + full * BLOCK, rest);
             }
             _ => b,

@@ -24,7 +24,7 @@
 use std::arch::x86_64::*;
 
 use super::super::parallel::{STREAM_CHUNK, prefetch_ahead};
-use super::{BLOCK, F0, M_BIAS, M_TOP, Scale, U_BIAS, U_TOP, Weyl};
+use super::{BLOCK, Buffers, F0, M_BIAS, M_TOP, Scale, U_BIAS, U_TOP, Weyl};
 
 /// One step's constants in `f32`.
 #[derive(Clone, Copy)]
@@ -50,27 +50,23 @@ impl Constants {
     }
 }
 
-/// The whole-number blocks of one part of the buffers: `BLOCK` elements of each buffer per block,
-/// and each block's two maxima.
-pub(super) struct Blocks<'a> {
-    pub p: &'a mut [f32],
-    pub g: &'a [f32],
-    pub m: &'a mut [u8],
-    pub u: &'a mut [u8],
-    pub m_max: &'a mut [f32],
-    pub u_max: &'a mut [f32],
-}
-
 /// The new moments of two blocks in full precision, `[block][m or √v]`: the one whose first pass
 /// runs and the one whose second pass runs.
 pub(super) type Scratch = [[[f32; BLOCK]; 2]; 2];
 
-/// Every block of `b`, whose first element is element `offset` of the whole buffer, at step `t`.
+/// Every block of `b`, whose first element is element `offset` of the whole buffer, at step `t`;
+/// `b` holds whole blocks only.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and `k.foldable()` must hold.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn blocks(k: &Constants, b: Blocks<'_>, t: u64, offset: usize, scratch: &mut Scratch) {
+pub(super) unsafe fn blocks(
+    k: &Constants,
+    b: Buffers<'_, f32>,
+    t: u64,
+    offset: usize,
+    scratch: &mut Scratch,
+) {
     let update = Update::new(k);
     let (this, behind) = scratch.split_at_mut(1);
     let (mut this, mut behind) = (&mut this[0], &mut behind[0]);
@@ -80,7 +76,7 @@ pub(super) unsafe fn blocks(k: &Constants, b: Blocks<'_>, t: u64, offset: usize,
     let codes = b.m.chunks_exact_mut(BLOCK).zip(b.u.chunks_exact_mut(BLOCK));
     let maxima = b.m_max.iter_mut().zip(b.u_max.iter_mut());
     for (i, (((p, g), (m, u)), (m_max, u_max))) in blocks.zip(codes).zip(maxima).enumerate() {
-        let decode = Decode::new(k, *m_max, *u_max);
+        let decode = Decode::new(&update, *m_max, *u_max);
         let (mut top_m, mut top_u) = (_mm512_setzero_ps(), _mm512_setzero_ps());
         for j in (0..BLOCK).step_by(16) {
             // The stream of bytes is continuous across blocks now, so the requests run a fixed
@@ -131,6 +127,9 @@ pub(super) unsafe fn blocks(k: &Constants, b: Blocks<'_>, t: u64, offset: usize,
 /// The update's constants as vectors. With `s = -lr/(1 - β₁ᵗ)` and `c = 1/√(1 - β₂ᵗ)`, Adam's
 /// `x + s·m / (c·√v + ε)` is `x + m · 1/(√v·(c/s) + ε/s)`: one multiply-add and one reciprocal.
 struct Update {
+    /// β₁ and √β₂, which [`Decode`] folds into each block's scales.
+    beta1: f32,
+    sqrt_beta2: f32,
     one_minus_beta1: __m512,
     one_minus_beta2: __m512,
     c_over_s: __m512,
@@ -146,6 +145,8 @@ impl Update {
     fn new(k: &Constants) -> Self {
         let s = _mm512_set1_ps;
         Self {
+            beta1: k.beta1,
+            sqrt_beta2: k.beta2.sqrt(),
             one_minus_beta1: s(k.one_minus_beta1),
             one_minus_beta2: s(k.one_minus_beta2),
             c_over_s: s(k.inv_bc2_sqrt / k.neg_step),
@@ -225,9 +226,9 @@ struct Decode {
 
 impl Decode {
     #[target_feature(enable = "avx512f")]
-    fn new(k: &Constants, m_max: f32, u_max: f32) -> Self {
+    fn new(k: &Update, m_max: f32, u_max: f32) -> Self {
         let (sm, su) = (Scale::new(m_max, M_TOP), Scale::new(u_max, U_TOP));
-        let (b1, rb2) = (k.beta1, k.beta2.sqrt());
+        let (b1, rb2) = (k.beta1, k.sqrt_beta2);
         let s = _mm512_set1_ps;
         Self {
             scale_m: s(sm.scale * b1),
